@@ -4,8 +4,9 @@
 //
 // Contract:
 //   - Paths are slash-separated and rooted at the tree ("/usr/bin/cat" and
-//     "usr/bin/cat" name the same entry); they are cleaned, and ".." never
-//     climbs above the root.
+//     "usr/bin/cat" name the same entry). ".." is resolved physically, as the
+//     kernel does: after a symlink it climbs from the link's target, and it
+//     never climbs above the root.
 //   - Symlinks are resolved inside the tree only, like a chroot: an absolute
 //     target is relative to the tree root. Resolution stops after 40 hops.
 //     Writers may ask for strict resolution, which fails with ErrEscape when a
@@ -103,12 +104,17 @@ func Clean(p string) string {
 	return path.Clean("/" + p)
 }
 
+// split breaks p into components without cleaning it textually: ".." must
+// be resolved physically, after the symlinks before it (the kernel's
+// /lib64/../x is /usr/x when /lib64 -> usr/lib64).
 func split(p string) []string {
-	p = Clean(p)
-	if p == "/" {
-		return nil
+	var parts []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" && s != "." {
+			parts = append(parts, s)
+		}
 	}
-	return strings.Split(p[1:], "/")
+	return parts
 }
 
 // Root returns the root directory inode.
@@ -274,11 +280,15 @@ func (t *Tree) Exists(p string) bool {
 // climbs out of the tree is an error), creating missing directories when
 // mkParents is set.
 func (t *Tree) parentForWrite(op, p string, mkParents bool, owner Owner) (*Inode, string, error) {
-	p = Clean(p)
-	if p == "/" {
+	parts := split(p)
+	if len(parts) == 0 {
 		return nil, "", pathErr(op, p, fs.ErrExist)
 	}
-	dirPath, name := path.Dir(p), path.Base(p)
+	name := parts[len(parts)-1]
+	if name == ".." {
+		return nil, "", pathErr(op, p, fs.ErrInvalid)
+	}
+	dirPath := "/" + strings.Join(parts[:len(parts)-1], "/")
 	if mkParents {
 		if err := t.mkdirAll(dirPath, 0o755, owner, ""); err != nil {
 			return nil, "", pathErr(op, p, err)
@@ -324,6 +334,9 @@ func (t *Tree) mkdirAll(p string, mode fs.FileMode, owner Owner, pkg string) err
 // and the same owner). An existing directory at p gets mode, owner and pkg
 // updated, as rpm does when a later package lists the same directory.
 func (t *Tree) Mkdir(p string, mode fs.FileMode, owner Owner, pkg string) error {
+	if len(split(p)) == 0 {
+		return nil // the root always exists (cpio payloads list it as ".")
+	}
 	dir, name, err := t.parentForWrite("mkdir", p, true, owner)
 	if err != nil {
 		return err

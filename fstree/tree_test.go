@@ -55,6 +55,8 @@ func TestResolve(t *testing.T) {
 		{"/usr/bin/libc-link", "/usr/lib64/libc.so.6", "/usr/bin/libc-link"},
 		{"/../../lib64/./libc.so.6", "/usr/lib64/libc.so.6", "/usr/lib64/libc.so.6"},
 		{"/lib64/missing", "/usr/lib64/missing", "/usr/lib64/missing"},
+		// ".." climbs from the symlink's target, as in the kernel.
+		{"/lib64/../bin/cat", "/usr/bin/cat", "/usr/bin/cat"},
 	} {
 		got, err := tr.Realpath(tc.in)
 		if err != nil || got != tc.real {
