@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"elf":       {"fstree"},
 	"image":     {"fstree"},
 	"build":     {"dep", "fstree", "repo", "solver", "extract", "elf", "image"},
-	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image"},
+	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image", "sig"},
 }
 
 func TestDependenciesPointDown(t *testing.T) {
