@@ -1,0 +1,164 @@
+package extract
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz/lzma"
+	"github.com/xi2/xz"
+)
+
+// Payload compressor names, as rpm spells them in PAYLOADCOMPRESSOR.
+const (
+	compGzip  = "gzip"
+	compXZ    = "xz"
+	compZstd  = "zstd"
+	compBzip2 = "bzip2"
+	compLZMA  = "lzma"
+	compNone  = "none"
+)
+
+// Decoder memory bounds, checked before the decoders allocate their
+// windows. rpm's largest settings are zstd --long (window 2^27) and xz/lzma
+// -9 (64 MiB dictionary); a stream asking for more is hostile or not from
+// rpm.
+const (
+	maxZstdWindow = 1 << 27
+	maxXZDict     = 1 << 26
+	maxLZMADict   = 1 << 26
+)
+
+// sniff names the compressor from the payload's first bytes, or "" when they
+// say nothing. Legacy .lzma has no magic; its usual first bytes (properties
+// 0x5d = lc3 lp0 pb2, then a little-endian power-of-two dictionary size) are
+// checked only when the tag is absent or says otherwise.
+func sniff(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x1f\x8b")):
+		return compGzip
+	case bytes.HasPrefix(head, []byte("\xfd7zXZ\x00")):
+		return compXZ
+	case bytes.HasPrefix(head, []byte("\x28\xb5\x2f\xfd")):
+		return compZstd
+	case bytes.HasPrefix(head, []byte("BZh")):
+		return compBzip2
+	case bytes.HasPrefix(head, []byte("07070")):
+		return compNone
+	}
+	return ""
+}
+
+func looksLZMA(head []byte) bool {
+	if len(head) < 5 || head[0] != 0x5d {
+		return false
+	}
+	dict := uint32(head[1]) | uint32(head[2])<<8 | uint32(head[3])<<16 | uint32(head[4])<<24
+	return dict != 0 && dict&(dict-1) == 0
+}
+
+// normalizeCompressor maps tag spellings to our names ("" when unknown).
+func normalizeCompressor(tag string) string {
+	switch tag {
+	case "gzip", "xz", "zstd", "bzip2", "lzma":
+		return tag
+	case "", "none", "identity":
+		return compNone
+	}
+	return ""
+}
+
+// chooseCompressor decides how to decompress the payload: the magic bytes
+// win over the tag (a repacked or mislabelled payload still extracts), the
+// tag is used for lzma, which has no magic.
+func chooseCompressor(tag string, head []byte) (string, error) {
+	if c := sniff(head); c != "" {
+		return c, nil
+	}
+	if looksLZMA(head) {
+		return compLZMA, nil
+	}
+	if normalizeCompressor(tag) == compLZMA {
+		return compLZMA, nil
+	}
+	if len(head) == 0 {
+		return "", fmt.Errorf("payload missing (the file ends after the header): %w", io.ErrUnexpectedEOF)
+	}
+	return "", fmt.Errorf("%w: payload compressor %q with leading bytes %x", ErrUnsupported, tag, head)
+}
+
+// decompressor wraps r for comp. The returned close function releases
+// decoder resources (zstd keeps goroutines) and must always be called.
+func decompressor(comp string, r *bufio.Reader) (io.Reader, func(), error) {
+	nop := func() {}
+	switch comp {
+	case compGzip:
+		// klauspost's gzip is a drop-in for compress/gzip, about twice as
+		// fast; it reads from r as an io.ByteReader, so no extra buffer.
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nop, fmt.Errorf("gzip payload: %w", noEOF(err))
+		}
+		return zr, func() { zr.Close() }, nil
+	case compXZ:
+		// xi2/xz (a port of XZ Embedded) bounds the dictionary, where
+		// ulikunitz/xz allocates whatever a block header asks for (up to
+		// 1.5 GiB), and allocates almost nothing per block.
+		xr, err := xz.NewReader(r, maxXZDict)
+		if err != nil {
+			return nil, nop, fmt.Errorf("xz payload: %w", noEOF(err))
+		}
+		return xr, nop, nil
+	case compZstd:
+		// One decoder goroutine: the tree is filled sequentially anyway,
+		// and a synchronous decoder keeps the memory at one window.
+		zr, err := zstd.NewReader(r,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return nil, nop, fmt.Errorf("zstd payload: %w", err)
+		}
+		return zr, zr.Close, nil
+	case compBzip2:
+		return bzip2.NewReader(r), nop, nil
+	case compLZMA:
+		lr, err := lzma.ReaderConfig{DictCap: maxLZMADict}.NewReader(r)
+		if err != nil {
+			return nil, nop, fmt.Errorf("lzma payload: %w", noEOF(err))
+		}
+		return lr, nop, nil
+	case compNone:
+		return r, nop, nil
+	}
+	return nil, nop, fmt.Errorf("%w: payload compressor %q", ErrUnsupported, comp)
+}
+
+// limitReader counts the decompressed bytes and fails once they pass the
+// limit: an error, not a quiet EOF, so a decompression bomb cannot pass for
+// a short payload.
+type limitReader struct {
+	r     io.Reader
+	n     int64 // bytes read so far
+	limit int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n >= l.limit {
+		// Probe one byte: a payload that ends exactly at the limit is fine.
+		var b [1]byte
+		if m, err := l.r.Read(b[:]); m == 0 {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, l.limit)
+	}
+	if int64(len(p)) > l.limit-l.n {
+		p = p[:l.limit-l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
+}
