@@ -1,0 +1,470 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/smith-build/smith/dep"
+	"github.com/smith-build/smith/elf"
+	"github.com/smith-build/smith/fstree"
+	"github.com/smith-build/smith/image"
+	"github.com/smith-build/smith/repo"
+)
+
+// Options are the parameters of a build. Everything the build would
+// otherwise read from the process (time, environment, host settings) is
+// here, so that tests can fix it.
+type Options struct {
+	// Dir is the directory to build from (-d): smith.yaml, rootfs/ and every
+	// relative path in smith.yaml and in Repos/RepoFiles are found there.
+	// Empty means ".".
+	Dir string
+	// ConfigFile is the smith.yaml path (-c), relative to Dir unless
+	// absolute. Empty means "smith.yaml".
+	ConfigFile string
+	// Image is the output file (-i), relative to the process's working
+	// directory unless absolute (as in the original smith). Empty means
+	// "image.tar.gz".
+	Image string
+	// Fast reuses the packages extracted by the last -f build of this
+	// smith.yaml when the solved package set is the same (-f); the
+	// repositories are still read and the request solved.
+	Fast bool
+	// BuildNumber is stored as the com.oracle.smith.build annotation when
+	// not empty (-b).
+	BuildNumber string
+
+	// Repos are --repo values (a local directory, file:// or http(s) URL);
+	// RepoFiles are --repofile values (dnf .repo files). When either is
+	// given, they are the only repositories used.
+	Repos     []string
+	RepoFiles []string
+	// HostMockConfig is the mock config read when smith.yaml names none
+	// (/etc/mock/default.cfg in the CLI, the original smith's default),
+	// used only if it exists and has enabled repositories. HostRepoDir is
+	// the last resort (/etc/yum.repos.d in the CLI). Empty means none.
+	HostMockConfig string
+	HostRepoDir    string
+	// CacheDir holds downloaded metadata and packages; empty disables the
+	// cache for remote repositories' packages.
+	CacheDir string
+	// HTTPClient is used for every download (the CLI passes one that
+	// honours the proxy environment and -k); nil means package repo's
+	// default client.
+	HTTPClient *http.Client
+
+	// Arch is the target architecture (--arch), overriding smith.yaml's
+	// arch:. HostArch is the fallback (the CLI passes the host's rpm arch);
+	// empty means runtime.GOARCH mapped with dep.ArchFromGo.
+	Arch     string
+	HostArch string
+	// NoWeak skips weak dependencies (--no-weak), as smith.yaml weak: false.
+	NoWeak bool
+
+	// SourceDateEpoch, when not nil, is the mtime of every file and the
+	// image's created time; nil means mtime 0 and no created time.
+	SourceDateEpoch *time.Time
+
+	// Version and SHA identify this smith in the image annotations.
+	Version, SHA string
+
+	// Log receives verbose progress lines (-v); nil discards them.
+	Log io.Writer
+	// Warn receives one-line warnings ("warning: ..."); nil discards them.
+	Warn io.Writer
+}
+
+// Result describes a finished build.
+type Result struct {
+	// Image is the path written.
+	Image string
+	// Digest is the image manifest's digest.
+	Digest string
+	// Packages are the installed packages' NEVRAs, sorted (empty for
+	// builds without packages).
+	Packages []string
+	// Arch is the OCI architecture of the image.
+	Arch string
+}
+
+// ErrNotSupported is wrapped by the error for a smith.yaml setting that is
+// parsed but not implemented yet.
+var ErrNotSupported = errors.New("not supported yet")
+
+func notSupported(field, why string) error {
+	if why != "" {
+		return fmt.Errorf("%w: %s (%s)", ErrNotSupported, field, why)
+	}
+	return fmt.Errorf("%w: %s", ErrNotSupported, field)
+}
+
+// builder carries one run's state.
+type builder struct {
+	opt  Options
+	dir  string
+	cfg  *Config
+	arch string // target rpm arch
+}
+
+func (b *builder) logf(format string, args ...any) {
+	if b.opt.Log != nil {
+		fmt.Fprintf(b.opt.Log, format+"\n", args...)
+	}
+}
+
+func (b *builder) warnf(format string, args ...any) {
+	if b.opt.Warn != nil {
+		fmt.Fprintf(b.opt.Warn, "warning: "+format+"\n", args...)
+	}
+}
+
+// path resolves p against the build directory.
+func (b *builder) path(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(b.dir, p)
+}
+
+// Run builds the image that opt describes and writes it to opt.Image.
+func Run(ctx context.Context, opt Options) (*Result, error) {
+	if opt.Dir == "" {
+		opt.Dir = "."
+	}
+	if opt.ConfigFile == "" {
+		opt.ConfigFile = "smith.yaml"
+	}
+	if opt.Image == "" {
+		opt.Image = "image.tar.gz"
+	}
+	b := &builder{opt: opt, dir: filepath.Clean(opt.Dir)}
+	if fi, err := os.Stat(b.dir); err != nil {
+		return nil, fmt.Errorf("build directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("build directory %s is not a directory", b.dir)
+	}
+
+	if fi, err := os.Stat(filepath.Dir(opt.Image)); err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("output: %s is not a directory", filepath.Dir(opt.Image))
+	}
+
+	confPath := b.path(opt.ConfigFile)
+	data, err := readConfig(confPath)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := ParseConfig(data, opt.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	b.cfg = cfg
+	if err := checkSupported(cfg); err != nil {
+		return nil, err
+	}
+	runAs, err := ResolveUser(cfg.User, cfg.Root, cfg.Groups)
+	if err != nil {
+		return nil, &ConfigError{File: opt.ConfigFile, Msg: err.Error()}
+	}
+	// Named users and groups need /etc/passwd and /etc/group: nss is turned
+	// on for them, and the stored spec says so, as in the original.
+	nss := cfg.NSS || runAs.Named || len(cfg.Groups) > 0
+	cfg.NSS = nss
+
+	b.arch = firstNonEmpty(opt.Arch, cfg.Arch, opt.HostArch, dep.ArchFromGo(runtime.GOARCH))
+	if b.arch == "" {
+		return nil, fmt.Errorf("cannot tell the target architecture of GOARCH %s: pass --arch", runtime.GOARCH)
+	}
+	b.logf("building %s for %s", confPath, b.arch)
+
+	var parent v1.Image
+	if cfg.Parent != "" {
+		p := b.path(cfg.Parent)
+		b.logf("reading parent image %s", p)
+		rl, err := image.ReadLayoutTarGz(p)
+		if err != nil {
+			return nil, fmt.Errorf("parent %s: %w", cfg.Parent, err)
+		}
+		parent = rl.Image
+	}
+
+	// Install the packages into the staging tree.
+	staging := fstree.New()
+	var installed []*repo.Package
+	if len(cfg.Packages) > 0 || len(cfg.Mock.Deps) > 0 {
+		staging, installed, err = b.install(ctx)
+		if err != nil {
+			return nil, err
+		}
+	} else if opt.Fast {
+		b.logf("-f: nothing to install")
+	}
+
+	// Select paths and their closure.
+	final := staging
+	if len(cfg.Paths) > 0 {
+		roots := append([]string(nil), cfg.Paths...)
+		if nss {
+			roots = append(roots, nssLibraries(staging)...)
+		}
+		b.logf("path closure of %d roots", len(roots))
+		paths, err := elf.Closure(staging, roots, elf.Options{Warn: func(s string) { b.warnf("%s", s) }})
+		if err != nil {
+			return nil, fmt.Errorf("paths: %w", err)
+		}
+		final = fstree.New()
+		c := fstree.NewCopier(staging, final)
+		for _, p := range paths {
+			if err := c.Copy(p); err != nil {
+				return nil, fmt.Errorf("paths: copy %s: %w", p, err)
+			}
+		}
+		b.logf("selected %d paths", len(paths))
+	}
+	if err := removeExcludes(final, cfg.Excludes); err != nil {
+		return nil, err
+	}
+
+	// The microcontainer layout, then the user's overlay, then ownership.
+	for _, d := range []string{"/dev", "/proc", "/sys", "/read", "/write", "/run"} {
+		if err := mkdirIfMissing(final, d); err != nil {
+			return nil, fmt.Errorf("skeleton: %w", err)
+		}
+	}
+	for _, m := range cfg.Mounts {
+		if err := mkdirIfMissing(final, m); err != nil {
+			return nil, fmt.Errorf("mounts: %w", err)
+		}
+	}
+	if nss {
+		if err := writeNSS(final, runAs); err != nil {
+			return nil, err
+		}
+	}
+	if err := overlay(final, filepath.Join(b.dir, "rootfs")); err != nil {
+		return nil, err
+	}
+	stripped := normalizeOwnership(final, runAs)
+	for _, p := range stripped {
+		b.logf("removed file capabilities of %s (microcontainers carry no special permissions)", p)
+	}
+
+	// The image.
+	var mtime time.Time
+	if opt.SourceDateEpoch != nil {
+		mtime = opt.SourceDateEpoch.UTC()
+	}
+	layer, err := image.Layer(final, image.LayerOptions{ModTime: mtime})
+	if err != nil {
+		return nil, fmt.Errorf("layer: %w", err)
+	}
+	ociArch, variant, err := b.platform(installed, parent)
+	if err != nil {
+		return nil, err
+	}
+	icfg := image.Config{
+		Entrypoint:   cfg.Entrypoint,
+		Cmd:          cfg.Cmd,
+		Env:          cfg.Env,
+		WorkingDir:   cfg.Dir,
+		User:         runAs.OCIUser(),
+		ExposedPorts: set(cfg.Ports),
+		Volumes:      set(cfg.Mounts),
+		Labels:       cfg.Labels,
+		Architecture: ociArch,
+		Variant:      variant,
+		OS:           "linux",
+	}
+	if opt.SourceDateEpoch != nil {
+		icfg.Created = mtime
+	}
+	img, err := image.Build(parent, []v1.Layer{layer}, icfg)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+
+	nevras := make([]string, len(installed))
+	for i, p := range installed {
+		nevras[i] = p.NEVRA()
+	}
+	sort.Strings(nevras)
+	layout, err := b.layout(img, nevras, ociArch, variant)
+	if err != nil {
+		return nil, err
+	}
+	out := opt.Image
+	if err := image.CleanStaleTemps(filepath.Dir(out), filepath.Base(out)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		b.warnf("cleaning stale temporary files beside %s: %v", out, err)
+	}
+	err = image.WriteFileAtomic(out, func(w io.Writer) error {
+		return image.WriteLayoutTarGz(w, layout, mtime)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", out, err)
+	}
+	b.logf("wrote %s (%s)", out, digest)
+	return &Result{Image: out, Digest: digest.String(), Packages: nevras, Arch: ociArch}, nil
+}
+
+// layout assembles the index.json content: the spec blob, the package list
+// blob (when packages were installed), then the image, in this order.
+func (b *builder) layout(img v1.Image, nevras []string, arch, variant string) (image.Layout, error) {
+	spec, err := b.cfg.SpecJSON()
+	if err != nil {
+		return image.Layout{}, fmt.Errorf("spec: %w", err)
+	}
+	var blobAnn map[string]string
+	if b.opt.BuildNumber != "" {
+		blobAnn = map[string]string{image.AnnotationBuild: b.opt.BuildNumber}
+	}
+	extras := []image.Blob{{MediaType: image.MediaTypeSpec, Data: spec, Annotations: blobAnn}}
+	if len(nevras) > 0 {
+		list := []byte(strings.Join(nevras, "\n") + "\n")
+		extras = append(extras, image.Blob{MediaType: image.MediaTypePackages, Data: list, Annotations: blobAnn})
+	}
+	ann := map[string]string{
+		image.AnnotationRefName: image.RefLatest,
+		image.AnnotationVersion: firstNonEmpty(b.opt.Version, "dev"),
+		image.AnnotationSHA:     firstNonEmpty(b.opt.SHA, "unknown"),
+	}
+	if b.opt.BuildNumber != "" {
+		ann[image.AnnotationBuild] = b.opt.BuildNumber
+	}
+	if b.opt.SourceDateEpoch != nil {
+		ann[image.AnnotationCreated] = b.opt.SourceDateEpoch.UTC().Format(time.RFC3339)
+	}
+	return image.Layout{
+		Image:       img,
+		Extras:      extras,
+		Annotations: ann,
+		Platform:    &v1.Platform{OS: "linux", Architecture: arch, Variant: variant},
+	}, nil
+}
+
+// checkSupported refuses the settings that are parsed but not implemented
+// yet, rather than building something else than asked.
+func checkSupported(c *Config) error {
+	switch {
+	case c.Type == TypeOCI:
+		return notSupported("package: "+repo.Redact(c.Packages[0]), "building from an OCI image arrives with the OCI source issue")
+	case strings.HasPrefix(c.Parent, "http://") || strings.HasPrefix(c.Parent, "https://"):
+		return notSupported("parent: "+repo.Redact(c.Parent), "a parent from a registry arrives with the registry issue; a local OCI tar.gz works")
+	case c.Mock.PreBuild != "":
+		return notSupported("mock.pre-build", "")
+	case c.Mock.PostBuild != "":
+		return notSupported("mock.post-build", "")
+	case c.Mock.Debuginfo:
+		return notSupported("mock.debuginfo", "")
+	case len(c.Mock.DebugDeps) > 0:
+		return notSupported("mock.debugdeps", "")
+	case len(c.Mock.DebugPaths) > 0:
+		return notSupported("mock.debugpaths", "")
+	case len(c.Packages) == 0 && len(c.Paths) > 0:
+		return fmt.Errorf("paths given but no package to take them from")
+	}
+	return nil
+}
+
+// platform returns the OCI architecture and variant of the image: that of
+// the installed packages, else the parent's, else the target's.
+func (b *builder) platform(installed []*repo.Package, parent v1.Image) (string, string, error) {
+	rpmArch := imageArch(installed, b.arch)
+	arch, variant := image.ArchToOCI(rpmArch)
+	if arch == "" {
+		return "", "", fmt.Errorf("architecture %s has no OCI equivalent", rpmArch)
+	}
+	if parent == nil {
+		return arch, variant, nil
+	}
+	cf, err := parent.ConfigFile()
+	if err != nil {
+		return "", "", fmt.Errorf("parent %s: %w", b.cfg.Parent, err)
+	}
+	if cf.Architecture == "" {
+		return arch, variant, nil
+	}
+	if len(installed) == 0 {
+		return cf.Architecture, cf.Variant, nil
+	}
+	if cf.Architecture != arch {
+		return "", "", fmt.Errorf("parent %s is a %s image but the packages are for %s", b.cfg.Parent, cf.Architecture, arch)
+	}
+	return arch, variant, nil
+}
+
+// imageArch picks the OCI architecture from the installed packages: the
+// target arch when a package has it (multilib installs add i686 beside
+// x86_64), else the first non-noarch arch in sorted order, else the target.
+func imageArch(pkgs []*repo.Package, target string) string {
+	var arches []string
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		if p.Arch == dep.Noarch || p.Arch == "" || seen[p.Arch] {
+			continue
+		}
+		seen[p.Arch] = true
+		arches = append(arches, p.Arch)
+	}
+	sort.Strings(arches)
+	arch := target
+	if !seen[target] && len(arches) > 0 {
+		arch = arches[0]
+	}
+	return arch
+}
+
+func set(list []string) map[string]struct{} {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]struct{}, len(list))
+	for _, s := range list {
+		m[s] = struct{}{}
+	}
+	return m
+}
+
+// maxConfigSize bounds smith.yaml.
+const maxConfigSize = 1 << 20
+
+func readConfig(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxConfigSize)
+	}
+	return data, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,319 @@
+// Command smith builds microcontainers (OCI images) from RPM packages,
+// rootless and reproducibly. It is a drop-in replacement for Oracle's smith:
+// the root command builds, with the original's flags.
+//
+// This file only parses the command line and the environment (proxies,
+// SOURCE_DATE_EPOCH) and calls package build.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/smith-build/smith/build"
+	"github.com/smith-build/smith/dep"
+	"github.com/smith-build/smith/repo"
+)
+
+// Set with -ldflags "-X main.version=1.2.3 -X main.sha=abc123"; the
+// defaults come from the module build info.
+var (
+	version string
+	sha     string
+)
+
+// Where the host's repositories are, tried when neither the command line
+// nor smith.yaml names any: the original smith's mock config, then dnf's.
+const (
+	hostMockConfig = "/etc/mock/default.cfg"
+	hostRepoDir    = "/etc/yum.repos.d"
+)
+
+// Globals are the flags every command takes (persistent in the original).
+type Globals struct {
+	Verbose  bool             `short:"v" help:"Verbose output."`
+	Version  kong.VersionFlag `short:"V" help:"Show the version and exit."`
+	Insecure bool             `short:"k" help:"Skip TLS certificate verification."`
+
+	env    func(string) string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// CLI is the whole command line. Build is the default command, so
+// "smith -i cat.tar.gz" and "smith build -i cat.tar.gz" are the same.
+type CLI struct {
+	Globals
+
+	Build    BuildCmd    `cmd:"" default:"withargs" help:"Build a microcontainer from smith.yaml (the default command)."`
+	Upload   UploadCmd   `cmd:"" help:"Upload an image to a registry (not implemented yet)."`
+	Download DownloadCmd `cmd:"" help:"Download an image from a registry as an OCI layout tar.gz (not implemented yet)."`
+}
+
+// BuildCmd builds the image.
+type BuildCmd struct {
+	Conf        string   `short:"c" aliases:"config" default:"smith.yaml" placeholder:"FILE" help:"Name of the config file, relative to --dir (default: ${default})."`
+	Dir         string   `short:"d" default:"." placeholder:"DIR" help:"Directory to build from: smith.yaml, rootfs/ and the relative paths in smith.yaml and in --repo/--repofile are found there (default: ${default})."`
+	Image       string   `short:"i" default:"image.tar.gz" placeholder:"FILE" help:"Output image file (a gzip tar of an OCI image layout), relative to the current directory (default: ${default})."`
+	Fast        bool     `short:"f" help:"Skip the package install when possible: reuse the packages extracted by the last -f build of this smith.yaml when the solved package set is unchanged (same output as a full build)."`
+	Buildnumber string   `short:"b" placeholder:"N" help:"Unique build number, stored as the com.oracle.smith.build annotation (default: none, so that builds are reproducible)."`
+	Repo        []string `sep:"none" placeholder:"URL|PATH" help:"Repository to install from: a local directory, a file:// or an http(s):// URL (repeatable). Overrides repos: in smith.yaml, mock.config and the host's ${hostmockconfig} and ${hostrepodir}."`
+	Repofile    []string `sep:"none" placeholder:"FILE" help:"dnf .repo file whose enabled repositories to use (repeatable); like --repo."`
+	CacheDir    string   `placeholder:"DIR" help:"Cache for downloaded metadata and packages (default: ${cachedir})."`
+	Arch        string   `placeholder:"ARCH" help:"Target architecture, e.g. x86_64 or aarch64 (default: smith.yaml arch:, else the host's, ${hostarch})."`
+	NoWeak      bool     `help:"Do not install weak dependencies (Recommends, Supplements)."`
+}
+
+// UploadCmd pushes an image (a later issue).
+type UploadCmd struct {
+	Image  string `short:"i" default:"image.tar.gz" placeholder:"FILE" help:"Image file to upload (default: ${default})."`
+	Remote string `short:"r" placeholder:"URL[:TAG]" help:"Repository to upload to, e.g. https://user:pass@registry-1.docker.io/myrepo/cat:tag (tag default latest)."`
+	Docker bool   `short:"d" help:"Use Docker media types (automatic for registry-1.docker.io)."`
+}
+
+// DownloadCmd pulls an image (a later issue).
+type DownloadCmd struct {
+	Image  string `short:"i" default:"image.tar.gz" placeholder:"FILE" help:"Image file to write (default: ${default})."`
+	Remote string `short:"r" placeholder:"URL[:TAG]" help:"Repository to download from, e.g. https://registry-1.docker.io/library/hello-world:tag (tag default latest)."`
+}
+
+// options maps the flags and the environment to build.Options.
+func (c *BuildCmd) options(g *Globals) (build.Options, error) {
+	opt := build.Options{
+		Dir:            c.Dir,
+		ConfigFile:     c.Conf,
+		Image:          c.Image,
+		Fast:           c.Fast,
+		BuildNumber:    c.Buildnumber,
+		Repos:          c.Repo,
+		RepoFiles:      c.Repofile,
+		HostRepoDir:    hostRepoDir,
+		HostMockConfig: hostMockConfig,
+		CacheDir:       c.CacheDir,
+		HTTPClient:     httpClient(g.Insecure),
+		Arch:           c.Arch,
+		HostArch:       dep.ArchFromGo(runtime.GOARCH),
+		NoWeak:         c.NoWeak,
+		Warn:           g.stderr,
+	}
+	opt.Version, opt.SHA = versionInfo()
+	if opt.CacheDir == "" {
+		opt.CacheDir = defaultCacheDir(g.env)
+	}
+	if g.Verbose {
+		opt.Log = g.stderr
+	}
+	if s := g.env("SOURCE_DATE_EPOCH"); s != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n < 0 {
+			return opt, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", s)
+		}
+		t := time.Unix(n, 0).UTC()
+		opt.SourceDateEpoch = &t
+	}
+	return opt, nil
+}
+
+// Run builds.
+func (c *BuildCmd) Run(ctx context.Context, g *Globals) error {
+	opt, err := c.options(g)
+	if err != nil {
+		return err
+	}
+	res, err := build.Run(ctx, opt)
+	if err != nil {
+		return err
+	}
+	if g.Verbose {
+		fmt.Fprintf(g.stderr, "%s: %d packages, %s, %s\n", res.Image, len(res.Packages), res.Arch, res.Digest)
+	}
+	return nil
+}
+
+// defaultCacheDir is os.UserCacheDir()/smith, read through env so that
+// tests can move it: $XDG_CACHE_HOME, else $HOME/.cache on Linux
+// ($HOME/Library/Caches on macOS). "" when neither is set.
+func defaultCacheDir(env func(string) string) string {
+	if runtime.GOOS == "darwin" {
+		if h := env("HOME"); h != "" {
+			return filepath.Join(h, "Library", "Caches", "smith")
+		}
+		return ""
+	}
+	if d := env("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "smith")
+	}
+	if h := env("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "smith")
+	}
+	return ""
+}
+
+// Run reports that upload is not there yet.
+func (c *UploadCmd) Run() error { return errors.New("upload is not implemented yet") }
+
+// Run reports that download is not there yet.
+func (c *DownloadCmd) Run() error { return errors.New("download is not implemented yet") }
+
+// httpClient honours the proxy environment (HTTPS_PROXY, NO_PROXY, ...) and
+// -k for every request smith makes.
+func httpClient(insecure bool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	if insecure {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // -k asks for it
+	}
+	return &http.Client{Transport: tr}
+}
+
+// versionInfo returns the version and commit set with -ldflags, else what
+// the Go build info knows, else dev/unknown.
+func versionInfo() (string, string) {
+	v, s := version, sha
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" && s == "" {
+				s = kv.Value
+			}
+		}
+	}
+	if v == "" {
+		v = "dev"
+	}
+	if s == "" {
+		s = "unknown"
+	}
+	return v, s
+}
+
+// exitCode carries kong's exit status out of a parse (for --help and -V).
+type exitCode int
+
+// newParser builds the kong parser for cli, writing to stdout and stderr;
+// kong's exits (--help, -V) panic with an exitCode.
+func newParser(cli *CLI, env func(string) string, stdout, stderr io.Writer) (*kong.Kong, error) {
+	cli.env, cli.stdout, cli.stderr = env, stdout, stderr
+	ver, s := versionInfo()
+	cacheDir := defaultCacheDir(env)
+	if cacheDir == "" {
+		cacheDir = "none: set HOME or XDG_CACHE_HOME"
+	}
+	return kong.New(cli,
+		kong.Name("smith"),
+		kong.Description("smith builds microcontainers: minimal OCI images holding one process and its "+
+			"direct dependencies, from RPM packages, without root. Write a smith.yaml and run smith; files "+
+			"under rootfs/ beside it are copied over the result. Errors exit 1 with one line \"smith: ...\"."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { panic(exitCode(c)) }),
+		kong.Vars{
+			"version":        fmt.Sprintf("smith version %s (built from sha %s)", ver, s),
+			"cachedir":       cacheDir,
+			"hostarch":       firstNonEmpty(dep.ArchFromGo(runtime.GOARCH), runtime.GOARCH),
+			"hostrepodir":    hostRepoDir + "/*.repo",
+			"hostmockconfig": hostMockConfig,
+		},
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Help(fullHelp),
+	)
+}
+
+// run is main without the process: args without the program name, the
+// environment as a lookup function, and the output streams. It returns the
+// exit status.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) (code int) {
+	var cli CLI
+	parser, err := newParser(&cli, env, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "smith: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(exitCode)
+			if !ok {
+				panic(r)
+			}
+			code = int(c)
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "smith: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(&cli.Globals); err != nil {
+		fmt.Fprintf(stderr, "smith: %s\n", oneLine(repo.Redact(err.Error())))
+		return 1
+	}
+	return 0
+}
+
+// fullHelp is kong's help, except that "smith --help" also prints the
+// flags of every command: the root command builds, so its flags are the
+// ones users need first.
+func fullHelp(options kong.HelpOptions, ctx *kong.Context) error {
+	if err := kong.DefaultHelpPrinter(options, ctx); err != nil {
+		return err
+	}
+	if ctx.Selected() != nil {
+		return nil
+	}
+	for _, cmd := range ctx.Model.Children {
+		sub, err := kong.Trace(ctx.Kong, []string{cmd.Name})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(ctx.Stdout, "\n%s\n", strings.Repeat("-", 79))
+		if err := kong.DefaultHelpPrinter(options, sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneLine keeps an error to the one line the CLI promises: an unsolvable
+// request, for one, explains each problem on a line of its own.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

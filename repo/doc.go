@@ -1,0 +1,30 @@
+// Package repo turns repository configuration and RPM repository metadata
+// into the domain view the rest of smith works with: []*Package grouped in an
+// Index.
+//
+// Contract:
+//
+//   - Configuration: ParseRepoFile reads dnf .repo files, ParseMockConfig
+//     reads the dnf.conf/yum.conf string embedded in a mock .cfg, NewSource
+//     makes a Source from a bare path or URL. None of them touch the network.
+//   - Metadata: Load reads repodata/repomd.xml from the first working base
+//     URL, then primary.xml. Every file's checksum is verified before a byte
+//     of it is parsed; a mismatch is a *ChecksumError. filelists.xml is read
+//     only when FileProviders is first called, once per Repo.
+//   - Packages: Index.Open returns the bytes of an .rpm only after the whole
+//     file has been verified against Package.Checksum. Remote files are
+//     downloaded into a content-addressed cache (Options.CacheDir) through a
+//     temporary file that is renamed into place only once verified; local
+//     repositories and local .rpm files are never copied.
+//   - Hostile input: XML, compressed streams and RPM headers are bounded in
+//     size and depth and fail with an error naming the file; nothing panics
+//     on bad input.
+//   - Credentials in URLs (https://user:pass@host/...) are sent as basic auth
+//     and never appear in an error or warning: see Redact.
+//   - No globals: everything a load needs (HTTP client, cache directory,
+//     warning sink, clock) is passed in Options. Output order is
+//     deterministic: it follows the input order, never map iteration.
+//
+// The XML wire types are private; callers only see Package, Source, Repo and
+// Index.
+package repo

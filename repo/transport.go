@@ -1,0 +1,619 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// base is one candidate location of a repository: a local directory or a
+// remote URL (credentials removed and kept apart).
+type base struct {
+	local string // directory, when local
+	url   string // without userinfo, ending in "/", when remote
+	user  *url.Userinfo
+	shown string // for messages: the local path or the redacted URL
+}
+
+func (b base) isLocal() bool { return b.url == "" }
+
+// parseBase classifies a baseurl: an http(s) URL, a file:// URL or a plain
+// path.
+func parseBase(s string) (base, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return base{}, errors.New("empty base URL")
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || len(u.Scheme) == 1 { // "C:\..." is a path
+		return base{local: filepath.Clean(s), shown: s}, nil
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "file":
+		p := u.Path
+		if p == "" {
+			p = u.Opaque
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			return base{}, fmt.Errorf("file URL %q names a host; use file:///path", Redact(s))
+		}
+		return base{local: filepath.FromSlash(p), shown: s}, nil
+	case "http", "https":
+		user := u.User
+		u.User = nil
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+			if u.RawPath != "" {
+				u.RawPath += "/"
+			}
+		}
+		return base{url: u.String(), user: user, shown: u.String()}, nil
+	}
+	return base{}, fmt.Errorf("unsupported URL scheme %q in %q (want http, https, file or a path)", u.Scheme, Redact(s))
+}
+
+// remoteFile makes a base that is a single http(s) file URL (a metalink,
+// a mirrorlist, a package location given by xml:base): the URL is kept as
+// it is, query included, with the credentials taken out.
+func remoteFile(s string) (base, bool) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return base{}, false
+	}
+	user := u.User
+	u.User = nil
+	return base{url: u.String(), user: user, shown: u.String()}, true
+}
+
+// fetcher gets files of one repository, locally or over HTTP, and keeps the
+// content-addressed cache.
+type fetcher struct {
+	client   *http.Client
+	src      Source
+	cacheDir string
+	warn     func(string)
+	maxMeta  int64
+	// retryDelay is the first backoff between attempts; tests shorten it.
+	retryDelay time.Duration
+	attempts   int
+}
+
+func newFetcher(src Source, opt Options) (*fetcher, error) {
+	f := &fetcher{
+		client:     opt.Client,
+		src:        src,
+		cacheDir:   opt.CacheDir,
+		warn:       opt.Warn,
+		maxMeta:    opt.MaxMetadataSize,
+		retryDelay: opt.retryDelay,
+		attempts:   3,
+	}
+	if f.warn == nil {
+		f.warn = func(string) {}
+	}
+	if f.maxMeta <= 0 {
+		f.maxMeta = DefaultMaxMetadataSize
+	}
+	if f.retryDelay == 0 {
+		f.retryDelay = 500 * time.Millisecond
+	}
+	if f.client == nil {
+		f.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if err := f.configureTLS(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// configureTLS applies the repository's sslverify, sslcacert,
+// sslclientcert/key and proxy options on a private copy of the caller's
+// transport, so one repository's settings never leak to another.
+func (f *fetcher) configureTLS() error {
+	s := f.src
+	if !s.InsecureSkipVerify && s.SSLCACert == "" && s.SSLClientCert == "" && s.Proxy == "" {
+		return nil
+	}
+	var tr *http.Transport
+	switch t := f.client.Transport.(type) {
+	case nil:
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	case *http.Transport:
+		tr = t.Clone()
+	default:
+		f.warn(fmt.Sprintf("repo %s: custom HTTP transport: ignoring sslverify/sslcacert/sslclientcert/proxy options", s.ID))
+		return nil
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	if s.InsecureSkipVerify {
+		tr.TLSClientConfig.InsecureSkipVerify = true
+		f.warn(fmt.Sprintf("repo %s: sslverify=0: TLS certificates are not verified", s.ID))
+	}
+	if s.SSLCACert != "" {
+		pem, err := os.ReadFile(s.SSLCACert)
+		if err != nil {
+			return fmt.Errorf("repo %s: sslcacert: %w", s.ID, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("repo %s: sslcacert %s: no PEM certificate in it", s.ID, s.SSLCACert)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	if s.SSLClientCert != "" {
+		key := s.SSLClientKey
+		if key == "" {
+			key = s.SSLClientCert
+		}
+		cert, err := tls.LoadX509KeyPair(s.SSLClientCert, key)
+		if err != nil {
+			return fmt.Errorf("repo %s: sslclientcert: %w", s.ID, err)
+		}
+		tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	}
+	switch s.Proxy {
+	case "":
+	case "_none_":
+		tr.Proxy = nil
+	default:
+		pu, err := url.Parse(s.Proxy)
+		if err != nil {
+			return fmt.Errorf("repo %s: proxy: invalid URL %q", s.ID, Redact(s.Proxy))
+		}
+		tr.Proxy = http.ProxyURL(pu)
+	}
+	c := *f.client
+	c.Transport = tr
+	f.client = &c
+	return nil
+}
+
+// httpStatusError is a non-success HTTP status; retryable for 5xx and 429.
+type httpStatusError struct {
+	url    string
+	status string
+	code   int
+}
+
+func (e *httpStatusError) Error() string {
+	return fmt.Sprintf("GET %s: %s", Redact(e.url), e.status)
+}
+
+// get performs a GET with retries on transient failures (network errors,
+// timeouts, 5xx, 429). ifModifiedSince, when not zero, makes a conditional
+// request; the caller then handles 304. 404 and 410 become *NotFoundError.
+func (f *fetcher) get(ctx context.Context, b base, rel string, what string, ifModifiedSince time.Time) (*http.Response, error) {
+	u := b.url + rel
+	var lastErr error
+	for attempt := 0; attempt < f.attempts; attempt++ {
+		if attempt > 0 {
+			if err := sleepCtx(ctx, f.retryDelay<<(attempt-1)); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := f.do(ctx, b, u, ifModifiedSince)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			lastErr = err
+			if retryable(err) {
+				continue
+			}
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusOK, resp.StatusCode == http.StatusNotModified && !ifModifiedSince.IsZero():
+			return resp, nil
+		case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+			resp.Body.Close()
+			return nil, &NotFoundError{What: what, Where: u}
+		}
+		resp.Body.Close()
+		lastErr = &httpStatusError{url: u, status: resp.Status, code: resp.StatusCode}
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			continue
+		}
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return nil, fmt.Errorf("%w (check the repository's credentials)", lastErr)
+		}
+		return nil, lastErr
+	}
+	return nil, fmt.Errorf("%w (gave up after %d attempts)", lastErr, f.attempts)
+}
+
+func (f *fetcher) do(ctx context.Context, b base, u string, ifModifiedSince time.Time) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", Redact(u), err)
+	}
+	switch {
+	case b.user != nil:
+		pw, _ := b.user.Password()
+		req.SetBasicAuth(b.user.Username(), pw)
+	case f.src.Username != "":
+		req.SetBasicAuth(f.src.Username, f.src.Password)
+	}
+	if !ifModifiedSince.IsZero() {
+		req.Header.Set("If-Modified-Since", ifModifiedSince.UTC().Format(http.TimeFormat))
+	}
+	// Ask for the bytes as stored: the checksums are over the stored
+	// (compressed) file, and Go would otherwise decompress gzip
+	// transparently for some servers.
+	req.Header.Set("Accept-Encoding", "identity")
+	req.Header.Set("User-Agent", "smith")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		// The request URL has no userinfo, so the error carries none.
+		return nil, err
+	}
+	return resp, nil
+}
+
+// retryable reports transient network failures.
+func retryable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var hs *httpStatusError
+	if errors.As(err, &hs) {
+		return hs.code >= 500 || hs.code == http.StatusTooManyRequests
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// readSmall reads a small file (repomd.xml, a metalink) from a base.
+func (f *fetcher) readSmall(ctx context.Context, b base, rel, what string) ([]byte, error) {
+	if b.isLocal() {
+		p := filepath.Join(b.local, filepath.FromSlash(rel))
+		fh, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &NotFoundError{What: what, Where: p, Err: err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		return readLimited(fh, maxRepomdSize, p)
+	}
+	resp, err := f.get(ctx, b, rel, what, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return readLimited(resp.Body, maxRepomdSize, b.url+rel)
+}
+
+func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", Redact(name), err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", Redact(name), limit)
+	}
+	return data, nil
+}
+
+// readRepomd gets repomd.xml from a base. Remote copies are cached by URL
+// with the server's Last-Modified as mtime, and revalidated with
+// If-Modified-Since; when the server cannot be reached the cached copy is
+// used with a warning.
+func (f *fetcher) readRepomd(ctx context.Context, b base) ([]byte, error) {
+	const rel = "repodata/repomd.xml"
+	if b.isLocal() || f.cacheDir == "" {
+		return f.readSmall(ctx, b, rel, rel)
+	}
+	sum := sha256.Sum256([]byte(b.url + rel))
+	cached := filepath.Join(f.cacheDir, "repomd", hex.EncodeToString(sum[:])+".xml")
+	var since time.Time
+	st, statErr := os.Stat(cached)
+	if statErr == nil {
+		since = st.ModTime()
+	}
+	resp, err := f.get(ctx, b, rel, rel, since)
+	if err != nil {
+		var nf *NotFoundError
+		if statErr == nil && !errors.As(err, &nf) && ctx.Err() == nil {
+			if data, rerr := os.ReadFile(cached); rerr == nil {
+				f.warn(fmt.Sprintf("repo %s: %v; using the cached repomd.xml of %s", f.src.ID, err, since.UTC().Format(time.RFC3339)))
+				return data, nil
+			}
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified {
+		data, err := os.ReadFile(cached)
+		if err == nil {
+			return data, nil
+		}
+		// The cached copy vanished under us: ask again, unconditionally.
+		resp.Body.Close()
+		if resp, err = f.get(ctx, b, rel, rel, time.Time{}); err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+	}
+	data, err := readLimited(resp.Body, maxRepomdSize, b.url+rel)
+	if err != nil {
+		return nil, err
+	}
+	mtime := time.Now()
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mtime = lm
+	}
+	if err := writeFileAtomic(cached, data, mtime); err != nil {
+		// A cache we cannot write only costs speed.
+		f.warn(fmt.Sprintf("repo %s: caching repomd.xml: %v", f.src.ID, err))
+	}
+	return data, nil
+}
+
+func writeFileAtomic(path string, data []byte, mtime time.Time) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// blob describes a file to get and verify: metadata or a package.
+type blob struct {
+	rel  string   // location relative to a base, or an absolute URL
+	want Checksum // validated (type supported, hex of the right length)
+	size int64    // expected size, 0 when unknown
+	what string   // for messages: "repodata/…-primary.xml.gz" or a NEVRA
+}
+
+// maxPackageSize bounds a download whose size the metadata does not give.
+const maxPackageSize = 64 << 30
+
+// openVerified returns a reader over the blob's bytes, verified against
+// its checksum before the reader is returned. bases are tried in order;
+// local files are hashed in place and never copied, remote ones go through
+// the cache (or, without a cache, a temporary file deleted on Close).
+func (f *fetcher) openVerified(ctx context.Context, bases []base, bl blob) (io.ReadCloser, error) {
+	var errs []error
+	for _, b := range bases {
+		rc, err := f.openVerifiedFrom(ctx, b, bl)
+		if err == nil {
+			return rc, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, fmt.Errorf("%s: every mirror failed: %w", bl.what, errors.Join(errs...))
+}
+
+func (f *fetcher) openVerifiedFrom(ctx context.Context, b base, bl blob) (io.ReadCloser, error) {
+	abs := strings.Contains(bl.rel, "://")
+	if b.isLocal() && !abs {
+		if err := safeRelPath(bl.rel); err != nil {
+			return nil, fmt.Errorf("%s: %w", bl.what, err)
+		}
+		return openLocalVerified(filepath.Join(b.local, filepath.FromSlash(bl.rel)), bl)
+	}
+	if abs {
+		// An absolute location (xml:base): only http(s), so that remote
+		// metadata cannot point us at local files.
+		ab, ok := remoteFile(bl.rel)
+		if !ok {
+			return nil, fmt.Errorf("%s: location %q is not an http(s) URL", bl.what, Redact(bl.rel))
+		}
+		if ab.user == nil {
+			ab.user = b.user
+		}
+		b, bl.rel = ab, ""
+	}
+	if f.cacheDir == "" {
+		return f.downloadTemp(ctx, b, bl)
+	}
+	path := filepath.Join(f.cacheDir, "blobs", bl.want.Type, bl.want.Value)
+	if fh, err := os.Open(path); err == nil {
+		rc, verr := verifyOpen(fh, bl, path)
+		if verr == nil {
+			return rc, nil
+		}
+		// A damaged cache entry: say so, drop it and download again.
+		f.warn(fmt.Sprintf("cache entry %s is damaged (%v); downloading it again", path, verr))
+		os.Remove(path)
+	}
+	if err := f.download(ctx, b, bl, path); err != nil {
+		return nil, err
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return verifyOpen(fh, bl, path)
+}
+
+// openLocalVerified hashes a local file through the descriptor it then
+// returns, so the bytes checked are the bytes read.
+func openLocalVerified(p string, bl blob) (io.ReadCloser, error) {
+	fh, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &NotFoundError{What: bl.what, Where: p, Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return verifyOpen(fh, bl, p)
+}
+
+// verifyOpen hashes fh from the start, compares and rewinds; fh is closed
+// on error.
+func verifyOpen(fh *os.File, bl blob, shown string) (io.ReadCloser, error) {
+	h, err := newHash(bl.want.Type)
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	hr := &hashReader{r: fh, h: h}
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("reading %s: %w", shown, err)
+	}
+	if got := hr.sum(bl.want.Type); got != bl.want {
+		fh.Close()
+		return nil, &ChecksumError{File: bl.what, Expected: bl.want, Actual: got, URL: shown}
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return fh, nil
+}
+
+// download fetches a blob into path: a temporary file beside it, hashed
+// while written, renamed into place only when the checksum matches.
+// Transient failures in the middle of the body are retried.
+func (f *fetcher) download(ctx context.Context, b base, bl blob, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	var lastErr error
+	for attempt := 0; attempt < f.attempts; attempt++ {
+		if attempt > 0 {
+			if err := sleepCtx(ctx, f.retryDelay<<(attempt-1)); err != nil {
+				return err
+			}
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
+		if err != nil {
+			return fmt.Errorf("cache: %w", err)
+		}
+		err = f.fetchInto(ctx, b, bl, tmp)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			if err = os.Chmod(tmp.Name(), 0o644); err == nil {
+				err = os.Rename(tmp.Name(), path)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		os.Remove(tmp.Name())
+		lastErr = err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// fetchInto already retried the request itself; retry here only
+		// when the body broke off.
+		if !retryable(err) || errors.As(err, new(*httpStatusError)) {
+			return err
+		}
+	}
+	return lastErr
+}
+
+// fetchInto GETs a blob and writes it to w, failing on size or checksum
+// mismatch.
+func (f *fetcher) fetchInto(ctx context.Context, b base, bl blob, w io.Writer) error {
+	resp, err := f.get(ctx, b, bl.rel, bl.what, time.Time{})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	limit := int64(maxPackageSize)
+	if bl.size > 0 {
+		limit = bl.size
+	}
+	h, err := newHash(bl.want.Type)
+	if err != nil {
+		return err
+	}
+	hr := &hashReader{r: io.LimitReader(resp.Body, limit+1), h: h}
+	n, err := io.Copy(w, hr)
+	if err != nil {
+		return fmt.Errorf("downloading %s from %s: %w", bl.what, Redact(b.url+bl.rel), err)
+	}
+	if n > limit {
+		return fmt.Errorf("downloading %s from %s: more than the %d bytes the metadata declares", bl.what, Redact(b.url+bl.rel), limit)
+	}
+	if got := hr.sum(bl.want.Type); got != bl.want {
+		return &ChecksumError{File: bl.what, Expected: bl.want, Actual: got, URL: b.url + bl.rel}
+	}
+	return nil
+}
+
+// downloadTemp is download without a cache: the verified bytes live in a
+// temporary file that disappears when the reader is closed.
+func (f *fetcher) downloadTemp(ctx context.Context, b base, bl blob) (io.ReadCloser, error) {
+	dir, err := os.MkdirTemp("", "smith-download-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "blob")
+	if err := f.download(ctx, b, bl, path); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &removeOnClose{File: fh, dir: dir}, nil
+}
+
+type removeOnClose struct {
+	*os.File
+	dir string
+}
+
+func (r *removeOnClose) Close() error {
+	err := r.File.Close()
+	os.RemoveAll(r.dir)
+	return err
+}

@@ -1,0 +1,165 @@
+// Package solver chooses the packages a fresh install of a request needs,
+// with the semantics dnf applies through libsolv on an empty system.
+//
+// Contract: Solve reads packages only through Index, never mutates them, and
+// returns a Solution whose content depends only on the set of packages and
+// the Request — not on the order Index.Packages returns them in, nor on map
+// iteration. The search is complete (a CDCL SAT search over package
+// literals): a request that has a solution is never reported unsolvable.
+// Among solutions it prefers what libsolv prefers: packages already chosen,
+// then recommended or supplementing ones, the best architecture, the highest
+// version, and finally name order. A request without a solution yields an
+// *Unsolvable error that explains each problem in one line.
+//
+// Rules it applies: Requires (including rich and file dependencies; rpmlib()
+// features count as provided by rpm), Provides with versions and each
+// package's implicit "name = EVR", Conflicts, Obsoletes (matched against
+// package names, as rpm does), one version per name and arch color
+// (x86_64 and i686 builds of a package may coexist), the arch policy of
+// dep.CompatibleArches, and weak dependencies like dnf's
+// install_weak_deps=True: Recommends of installed packages are installed
+// when installable, and packages whose Supplements become true are added.
+// Suggests and Enhances only break ties, as in libsolv.
+package solver
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/smith-build/smith/dep"
+	"github.com/smith-build/smith/repo"
+)
+
+// Index is what the solver needs from the loaded repositories.
+type Index interface {
+	Packages() []*repo.Package
+	// FileProviders returns packages that own path, consulting the full file
+	// lists (loaded lazily by the implementation) — called only when no
+	// package's Provides or primary Files satisfy a file dependency.
+	FileProviders(ctx context.Context, path string) ([]*repo.Package, error)
+}
+
+// Request says what to install.
+type Request struct {
+	// Specs select packages: a name ("coreutils"), name-version,
+	// name-version-release, a NEVRA, name.arch ("glibc.i686"), a relation
+	// ("name >= 1.2"), a provide ("libc.so.6()(64bit)"), a path
+	// ("/usr/bin/cat") or a name glob ("glibc-*", one job per name).
+	Specs []string
+	// Install lists packages given explicitly (local .rpm files); each is
+	// installed as it is, whatever its arch or the Exclude patterns.
+	Install []*repo.Package
+	// Arch is the target rpm architecture, e.g. x86_64.
+	Arch string
+	// NoWeak ignores Recommends and Supplements.
+	NoWeak bool
+	// Exclude holds package name globs (path.Match syntax) never to install.
+	Exclude []string
+}
+
+// Solution is the result of a successful Solve.
+type Solution struct {
+	// Packages is the set to install, sorted by NEVRA (then repository).
+	Packages []*repo.Package
+	// Order is Packages in install order: a package's requirements come
+	// before it, except inside dependency cycles, which are ordered by name.
+	Order []*repo.Package
+	// Reasons says why each package is in the solution.
+	Reasons map[*repo.Package]Reason
+}
+
+// ReasonKind classifies why a package is in a solution.
+type ReasonKind uint8
+
+const (
+	// Requested: a spec selected it, or it was given in Request.Install.
+	Requested ReasonKind = iota + 1
+	// Required: Reason.By requires it through Reason.Relation.
+	Required
+	// Recommended: Reason.By recommends it through Reason.Relation.
+	Recommended
+	// Supplements: its own Supplements relation Reason.Relation became true.
+	Supplements
+)
+
+// Reason explains one package of a Solution. The chain of By packages leads
+// back to a requested one along shortest paths, preferring hard
+// requirements over weak ones.
+type Reason struct {
+	Kind     ReasonKind
+	Spec     string        // Requested: the spec ("" for Request.Install)
+	By       *repo.Package // Required, Recommended: the package that pulled it in
+	Relation dep.Relation  // the relation of By, or the package's own Supplements
+}
+
+func (r Reason) String() string {
+	switch r.Kind {
+	case Requested:
+		if r.Spec == "" {
+			return "requested"
+		}
+		return fmt.Sprintf("requested (%s)", r.Spec)
+	case Required:
+		if r.By == nil {
+			return "required"
+		}
+		return fmt.Sprintf("required by %s (%s)", r.By.NEVRA(), r.Relation)
+	case Recommended:
+		return fmt.Sprintf("recommended by %s (%s)", r.By.NEVRA(), r.Relation)
+	case Supplements:
+		return fmt.Sprintf("supplements %s", r.Relation)
+	}
+	return "unknown"
+}
+
+// Solve resolves req against idx. It returns *Unsolvable when the request
+// cannot be satisfied, and a wrapped error when ctx ends or the index fails.
+func Solve(ctx context.Context, idx Index, req Request) (*Solution, error) {
+	if req.Arch == "" {
+		return nil, errors.New("solver: Request.Arch is empty")
+	}
+	all := idx.Packages()
+	arches := explicitArches(all, req.Specs)
+	pl, err := newPool(ctx, idx, all, req.Install, newArchPolicy(req.Arch, arches), req.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("solver: %w", err)
+	}
+	jobs, unknown := pl.makeJobs(req.Specs, req.Install)
+	if pl.fileErr != nil {
+		return nil, fmt.Errorf("solver: %w", pl.fileErr)
+	}
+	if len(unknown) > 0 {
+		return nil, &Unsolvable{Problems: unknown}
+	}
+	s := newSolver(pl, jobs, req.NoWeak)
+	installed, problems, err := s.solve()
+	if err != nil {
+		return nil, fmt.Errorf("solver: %w", err)
+	}
+	if len(problems) > 0 {
+		return nil, &Unsolvable{Problems: problems}
+	}
+	return s.solution(installed), nil
+}
+
+// solution assembles the result from the installed ids.
+func (s *solver) solution(installed []id) *Solution {
+	sol := &Solution{Reasons: make(map[*repo.Package]Reason, len(installed))}
+	for _, i := range installed {
+		sol.Packages = append(sol.Packages, s.pl.pkgs[i])
+	}
+	slices.SortFunc(sol.Packages, func(a, b *repo.Package) int {
+		return cmp.Or(strings.Compare(a.NEVRA(), b.NEVRA()), strings.Compare(a.Repo, b.Repo))
+	})
+	for i, r := range s.reasons(installed) {
+		sol.Reasons[s.pl.pkgs[i]] = r
+	}
+	for _, i := range s.installOrder(installed) {
+		sol.Order = append(sol.Order, s.pl.pkgs[i])
+	}
+	return sol
+}
