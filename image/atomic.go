@@ -76,8 +76,9 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// CleanStaleTemps removes the temporary files that WriteFileAtomic left
-// beside dir/base when a run was killed. Do not call it while another process
+// CleanStaleTemps removes the temporary files that WriteFileAtomic (and
+// the temporary directories that WriteOutput's oci-dir) left beside
+// dir/base when a run was killed. Do not call it while another process
 // may be writing the same target.
 func CleanStaleTemps(dir, base string) error {
 	entries, err := os.ReadDir(dir)
@@ -86,10 +87,10 @@ func CleanStaleTemps(dir, base string) error {
 	}
 	var errs []error
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix(base)) {
+		if !(e.Type().IsRegular() || e.IsDir()) || !strings.HasPrefix(e.Name(), tempPrefix(base)) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -59,8 +59,42 @@ type Layout struct {
 // no names and mode 0644 (files) or 0755 (directories). Layer bytes are
 // checked against their digests and sizes while they are copied.
 func WriteLayoutTarGz(w io.Writer, l Layout, modTime time.Time) error {
+	emit, err := layoutFiles(l)
+	if err != nil {
+		return fmt.Errorf("write layout: %w", err)
+	}
+	zw, err := gzip.NewWriterLevel(w, gzipLevel)
+	if err != nil {
+		return fmt.Errorf("write layout: %w", err)
+	}
+	tw := tar.NewWriter(zw)
+	if err := emit(&tarSink{tw: tw, mtime: fixedTime(modTime)}); err != nil {
+		return fmt.Errorf("write layout: %w", err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("write layout: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("write layout: %w", err)
+	}
+	return nil
+}
+
+// layoutSink receives the files of an OCI image layout: directories before
+// their contents, blobs in digest order, then index.json and oci-layout.
+type layoutSink interface {
+	dir(name string) error
+	file(name string, data []byte) error
+	// blob streams a layer, checking its size and digest against d.
+	blob(name string, d v1.Descriptor, open func() (io.ReadCloser, error)) error
+}
+
+// layoutFiles prepares l for writing (everything but the layer bytes is
+// computed and checked here) and returns the function that writes its
+// files to a sink.
+func layoutFiles(l Layout) (func(layoutSink) error, error) {
 	if l.Image == nil {
-		return errors.New("write layout: no image")
+		return nil, errors.New("no image")
 	}
 	type blob struct {
 		desc v1.Descriptor
@@ -73,7 +107,7 @@ func WriteLayoutTarGz(w io.Writer, l Layout, modTime time.Time) error {
 	var index []v1.Descriptor
 	for i, e := range l.Extras {
 		if e.MediaType == "" {
-			return fmt.Errorf("write layout: extra blob %d has no media type", i)
+			return nil, fmt.Errorf("extra blob %d has no media type", i)
 		}
 		d := v1.Descriptor{
 			MediaType:   types.MediaType(e.MediaType),
@@ -88,39 +122,39 @@ func WriteLayoutTarGz(w io.Writer, l Layout, modTime time.Time) error {
 	img := l.Image
 	rawConfig, err := img.RawConfigFile()
 	if err != nil {
-		return fmt.Errorf("write layout: config: %w", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	rawManifest, err := img.RawManifest()
 	if err != nil {
-		return fmt.Errorf("write layout: manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return fmt.Errorf("write layout: manifest: %w", err)
+		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	if got := sha256Hash(rawConfig); got != m.Config.Digest || int64(len(rawConfig)) != m.Config.Size {
-		return fmt.Errorf("write layout: config is %s (%d bytes), manifest says %s (%d bytes)", got, len(rawConfig), m.Config.Digest, m.Config.Size)
+		return nil, fmt.Errorf("config is %s (%d bytes), manifest says %s (%d bytes)", got, len(rawConfig), m.Config.Digest, m.Config.Size)
 	}
 	add(&blob{desc: m.Config, data: rawConfig})
 	layers, err := img.Layers()
 	if err != nil {
-		return fmt.Errorf("write layout: layers: %w", err)
+		return nil, fmt.Errorf("layers: %w", err)
 	}
 	if len(layers) != len(m.Layers) {
-		return fmt.Errorf("write layout: %d layers, %d in the manifest", len(layers), len(m.Layers))
+		return nil, fmt.Errorf("%d layers, %d in the manifest", len(layers), len(m.Layers))
 	}
 	for i, layer := range layers {
 		add(&blob{desc: m.Layers[i], open: layer.Compressed})
 	}
 	mt, err := img.MediaType()
 	if err != nil {
-		return fmt.Errorf("write layout: manifest media type: %w", err)
+		return nil, fmt.Errorf("manifest media type: %w", err)
 	}
 	platform := l.Platform
 	if platform == nil {
 		cf, err := img.ConfigFile()
 		if err != nil {
-			return fmt.Errorf("write layout: config: %w", err)
+			return nil, fmt.Errorf("config: %w", err)
 		}
 		platform = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion}
 	}
@@ -140,74 +174,77 @@ func WriteLayoutTarGz(w io.Writer, l Layout, modTime time.Time) error {
 		Manifests:     index,
 	})
 	if err != nil {
-		return fmt.Errorf("write layout: index.json: %w", err)
+		return nil, fmt.Errorf("index.json: %w", err)
 	}
 
 	hashes := make([]v1.Hash, 0, len(blobs))
 	for h := range blobs {
 		if h.Algorithm != "sha256" {
-			return fmt.Errorf("write layout: blob %s: only sha256 digests are written", h)
+			return nil, fmt.Errorf("blob %s: only sha256 digests are written", h)
 		}
 		hashes = append(hashes, h)
 	}
 	sort.Slice(hashes, func(i, j int) bool { return hashes[i].Hex < hashes[j].Hex })
 
-	zw, err := gzip.NewWriterLevel(w, gzipLevel)
-	if err != nil {
-		return fmt.Errorf("write layout: %w", err)
-	}
-	tw := tar.NewWriter(zw)
-	mtime := fixedTime(modTime)
-	header := func(name string, size int64) error {
-		hdr := &tar.Header{Name: name, Size: size, Mode: 0o644, Typeflag: tar.TypeReg, ModTime: mtime, Format: tar.FormatPAX}
-		if name[len(name)-1] == '/' {
-			hdr.Mode, hdr.Typeflag = 0o755, tar.TypeDir
-		}
-		return tw.WriteHeader(hdr)
-	}
-	writeFile := func(name string, data []byte) error {
-		if err := header(name, int64(len(data))); err != nil {
+	return func(sink layoutSink) error {
+		if err := sink.dir("blobs/"); err != nil {
 			return err
 		}
-		_, err := tw.Write(data)
-		return err
-	}
-
-	if err := header("blobs/", 0); err != nil {
-		return fmt.Errorf("write layout: %w", err)
-	}
-	if err := header("blobs/sha256/", 0); err != nil {
-		return fmt.Errorf("write layout: %w", err)
-	}
-	for _, h := range hashes {
-		b := blobs[h]
-		name := "blobs/sha256/" + h.Hex
-		if b.open == nil {
-			err = writeFile(name, b.data)
-		} else {
-			err = copyBlob(tw, header, name, b.desc, b.open)
+		if err := sink.dir("blobs/sha256/"); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("write layout: blob %s (%s): %w", h, b.desc.MediaType, err)
+		for _, h := range hashes {
+			b := blobs[h]
+			name := "blobs/sha256/" + h.Hex
+			var err error
+			if b.open == nil {
+				err = sink.file(name, b.data)
+			} else {
+				err = sink.blob(name, b.desc, b.open)
+			}
+			if err != nil {
+				return fmt.Errorf("blob %s (%s): %w", h, b.desc.MediaType, err)
+			}
 		}
-	}
-	if err := writeFile("index.json", rawIndex); err != nil {
-		return fmt.Errorf("write layout: %w", err)
-	}
-	if err := writeFile("oci-layout", []byte(ociLayoutFile)); err != nil {
-		return fmt.Errorf("write layout: %w", err)
-	}
-	if err := tw.Close(); err != nil {
-		return fmt.Errorf("write layout: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("write layout: %w", err)
-	}
-	return nil
+		if err := sink.file("index.json", rawIndex); err != nil {
+			return err
+		}
+		return sink.file("oci-layout", []byte(ociLayoutFile))
+	}, nil
 }
 
-// copyBlob streams a layer into the tar, checking its size and digest.
-func copyBlob(tw *tar.Writer, header func(string, int64) error, name string, d v1.Descriptor, open func() (io.ReadCloser, error)) error {
+// tarSink writes a layout into a tar: every entry with one mtime, owner 0:0
+// without names, mode 0644 or 0755.
+type tarSink struct {
+	tw    *tar.Writer
+	mtime time.Time
+}
+
+func (t *tarSink) header(name string, size int64) error {
+	hdr := &tar.Header{Name: name, Size: size, Mode: 0o644, Typeflag: tar.TypeReg, ModTime: t.mtime, Format: tar.FormatPAX}
+	if name[len(name)-1] == '/' {
+		hdr.Mode, hdr.Typeflag = 0o755, tar.TypeDir
+	}
+	return t.tw.WriteHeader(hdr)
+}
+
+func (t *tarSink) dir(name string) error { return t.header(name, 0) }
+
+func (t *tarSink) file(name string, data []byte) error {
+	if err := t.header(name, int64(len(data))); err != nil {
+		return err
+	}
+	_, err := t.tw.Write(data)
+	return err
+}
+
+func (t *tarSink) blob(name string, d v1.Descriptor, open func() (io.ReadCloser, error)) error {
+	return copyBlob(t.tw, t.header, name, d, open)
+}
+
+// copyBlob streams a layer into w (after header), checking its size and
+// digest.
+func copyBlob(w io.Writer, header func(string, int64) error, name string, d v1.Descriptor, open func() (io.ReadCloser, error)) error {
 	rc, err := open()
 	if err != nil {
 		return err
@@ -220,7 +257,7 @@ func copyBlob(tw *tar.Writer, header func(string, int64) error, name string, d v
 	if err := header(name, d.Size); err != nil {
 		return err
 	}
-	n, err := io.Copy(io.MultiWriter(tw, h), io.LimitReader(rc, d.Size+1))
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(rc, d.Size+1))
 	if err != nil {
 		if errors.Is(err, tar.ErrWriteTooLong) {
 			return fmt.Errorf("layer is larger than its descriptor's %d bytes", d.Size)

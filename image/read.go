@@ -46,22 +46,32 @@ type ReadLayout struct {
 // only image in the index; every other index entry is returned in Extras.
 // The whole layout is held in memory.
 func ReadLayoutTarGz(path string) (*ReadLayout, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	l, err := readLayoutTar(f)
+	l, err := readLayoutTarFile(path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return l, nil
 }
 
+// readLayoutTarFile reads a layout file; a non-nil platform chooses the
+// image from a multi-platform layout.
+func readLayoutTarFile(path string, platform *v1.Platform) (*ReadLayout, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLayoutTar(f, platform)
+}
+
 // ReadLayoutDir reads an OCI image layout directory, as ReadLayoutTarGz
 // does. Blobs referenced by the chosen image are verified now; layers stay
 // on disk and are verified again as they are read.
 func ReadLayoutDir(dir string) (*ReadLayout, error) {
+	return readLayoutDir(dir, nil)
+}
+
+func readLayoutDir(dir string, platform *v1.Platform) (*ReadLayout, error) {
 	s := &dirStore{dir: dir}
 	rawLayout, err := s.readFile("oci-layout", maxMetaBytes)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -71,14 +81,14 @@ func ReadLayoutDir(dir string) (*ReadLayout, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
 	}
-	l, err := assemble(s, rawLayout, rawIndex)
+	l, err := assemble(s, rawLayout, rawIndex, platform)
 	if err != nil {
 		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
 	}
 	return l, nil
 }
 
-func readLayoutTar(r io.Reader) (*ReadLayout, error) {
+func readLayoutTar(r io.Reader, platform *v1.Platform) (*ReadLayout, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
@@ -155,7 +165,7 @@ func readLayoutTar(r io.Reader) (*ReadLayout, error) {
 		}
 		s.blobs[h] = b
 	}
-	l, err := assemble(s, rawLayout, rawIndex)
+	l, err := assemble(s, rawLayout, rawIndex, platform)
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +184,10 @@ func readLayoutTar(r io.Reader) (*ReadLayout, error) {
 	return l, nil
 }
 
-// assemble finds the image in a layout's index and builds it from s.
-func assemble(s blobStore, rawLayout, rawIndex []byte) (*ReadLayout, error) {
+// assemble finds the image in a layout's index and builds it from s. With a
+// platform, a layout holding several platforms (at the top or in a nested
+// index) yields that platform's image; without one it is an error.
+func assemble(s blobStore, rawLayout, rawIndex []byte, platform *v1.Platform) (*ReadLayout, error) {
 	if rawLayout == nil {
 		return nil, errors.New("not an OCI image layout: no oci-layout file")
 	}
@@ -196,6 +208,22 @@ func assemble(s blobStore, rawLayout, rawIndex []byte) (*ReadLayout, error) {
 		return nil, fmt.Errorf("index.json: %w", err)
 	}
 	pick, err := pickImage(idx.Manifests)
+	if err != nil && platform != nil && len(idx.Manifests) > 1 {
+		// Several images and none named latest: a multi-platform layout.
+		var images []v1.Descriptor
+		var pos []int
+		for i, d := range idx.Manifests {
+			if d.MediaType.IsImage() || d.MediaType.IsIndex() {
+				images = append(images, d)
+				pos = append(pos, i)
+			}
+		}
+		if i, perr := matchPlatform(images, *platform); perr == nil {
+			pick, err = pos[i], nil
+		} else if hasPlatforms(images) {
+			err = perr
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("index.json: %w", err)
 	}
@@ -214,7 +242,15 @@ func assemble(s blobStore, rawLayout, rawIndex []byte) (*ReadLayout, error) {
 		if err != nil {
 			return nil, fmt.Errorf("image index %s: %w", desc.Digest, err)
 		}
-		if md, err = singleImage(inner.Manifests); err != nil {
+		if platform != nil {
+			var i int
+			if i, err = matchPlatform(inner.Manifests, *platform); err == nil {
+				md = inner.Manifests[i]
+			}
+		} else {
+			md, err = singleImage(inner.Manifests)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("image index %s: %w", desc.Digest, err)
 		}
 		if md.Platform != nil {
@@ -449,7 +485,7 @@ func (s *dirStore) verify(d v1.Descriptor) error {
 // verifyReader streams a blob and turns EOF into an error when the size or
 // digest is wrong.
 type verifyReader struct {
-	f    *os.File
+	f    io.ReadCloser
 	d    v1.Descriptor
 	h    hash.Hash
 	left int64
