@@ -272,6 +272,10 @@ func Open(ctx context.Context, src string, opt RemoteOptions) (v1.Image, error) 
 		return img, nil
 	}
 	img, err := openLocal(src, opt.platform())
+	if errors.Is(err, os.ErrNotExist) && !strings.Contains(src, "://") {
+		// A source that is not a file may have been meant as a registry.
+		return nil, fmt.Errorf("open %s: %w (a registry image needs an https:// or http:// URL)", src, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", src, err)
 	}
@@ -328,9 +332,6 @@ func remoteImage(ctx context.Context, r *remoteRef, opt RemoteOptions) (v1.Image
 func openLocal(src string, platform v1.Platform) (v1.Image, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) && !strings.Contains(src, "://") {
-			return nil, fmt.Errorf("%w (a registry image needs an https:// or http:// URL)", err)
-		}
 		return nil, err
 	}
 	if fi.IsDir() {

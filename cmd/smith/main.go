@@ -9,7 +9,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,8 +24,11 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/smith-build/smith/build"
 	"github.com/smith-build/smith/dep"
+	"github.com/smith-build/smith/image"
 	"github.com/smith-build/smith/repo"
 )
 
@@ -61,8 +63,8 @@ type CLI struct {
 	Globals
 
 	Build    BuildCmd    `cmd:"" default:"withargs" help:"Build a microcontainer from smith.yaml (the default command)."`
-	Upload   UploadCmd   `cmd:"" help:"Upload an image to a registry (not implemented yet)."`
-	Download DownloadCmd `cmd:"" help:"Download an image from a registry as an OCI layout tar.gz (not implemented yet)."`
+	Upload   UploadCmd   `cmd:"" help:"Upload an image file to a registry."`
+	Download DownloadCmd `cmd:"" help:"Download an image from a registry as a gzip tar of an OCI image layout."`
 }
 
 // BuildCmd builds the image.
@@ -79,17 +81,19 @@ type BuildCmd struct {
 	NoWeak      bool     `help:"Do not install weak dependencies (Recommends, Supplements)."`
 }
 
-// UploadCmd pushes an image (a later issue).
+// UploadCmd pushes an image file to a registry.
 type UploadCmd struct {
-	Image  string `short:"i" default:"image.tar.gz" placeholder:"FILE" help:"Image file to upload (default: ${default})."`
-	Remote string `short:"r" placeholder:"URL[:TAG]" help:"Repository to upload to, e.g. https://user:pass@registry-1.docker.io/myrepo/cat:tag (tag default latest)."`
-	Docker bool   `short:"d" help:"Use Docker media types (automatic for registry-1.docker.io)."`
+	Image  string `short:"i" default:"image.tar.gz" placeholder:"FILE" help:"Image file to upload: smith's output, an OCI layout (tar, tar.gz or directory) or a docker save archive (default: ${default})."`
+	Remote string `short:"r" required:"" placeholder:"URL[:TAG]" help:"Repository to upload to, e.g. https://user:pass@registry-1.docker.io/myrepo/cat:tag (tag default latest); http:// means plain HTTP. Without userinfo, credentials come from ~/.docker/config.json."`
+	Docker bool   `short:"d" help:"Use Docker v2 schema 2 media types (automatic for Docker Hub); default: OCI media types."`
+	Arch   string `placeholder:"ARCH" help:"Platform to upload when the file holds an index of several (default: the host's)."`
 }
 
-// DownloadCmd pulls an image (a later issue).
+// DownloadCmd pulls an image from a registry into a smith image file.
 type DownloadCmd struct {
 	Image  string `short:"i" default:"image.tar.gz" placeholder:"FILE" help:"Image file to write (default: ${default})."`
-	Remote string `short:"r" placeholder:"URL[:TAG]" help:"Repository to download from, e.g. https://registry-1.docker.io/library/hello-world:tag (tag default latest)."`
+	Remote string `short:"r" required:"" placeholder:"URL[:TAG|@DIGEST]" help:"Image to download, e.g. https://registry-1.docker.io/library/hello-world:tag (tag default latest); http:// means plain HTTP."`
+	Arch   string `placeholder:"ARCH" help:"Platform to pick from a manifest list, e.g. x86_64 or aarch64 (default: the host's)."`
 }
 
 // options maps the flags and the environment to build.Options.
@@ -164,11 +168,41 @@ func defaultCacheDir(env func(string) string) string {
 	return ""
 }
 
-// Run reports that upload is not there yet.
-func (c *UploadCmd) Run() error { return errors.New("upload is not implemented yet") }
+// Run uploads.
+func (c *UploadCmd) Run(ctx context.Context, g *Globals) error {
+	opt, err := remoteOptions(c.Arch, g.Insecure)
+	if err != nil {
+		return err
+	}
+	return image.UploadFile(ctx, c.Image, c.Remote, image.PushOptions{RemoteOptions: opt, Docker: c.Docker})
+}
 
-// Run reports that download is not there yet.
-func (c *DownloadCmd) Run() error { return errors.New("download is not implemented yet") }
+// Run downloads.
+func (c *DownloadCmd) Run(ctx context.Context, g *Globals) error {
+	opt, err := remoteOptions(c.Arch, g.Insecure)
+	if err != nil {
+		return err
+	}
+	return image.DownloadFile(ctx, c.Remote, c.Image, opt)
+}
+
+// remoteOptions picks the platform (--arch in rpm or Go spelling, else the
+// host's) and applies -k.
+func remoteOptions(arch string, insecure bool) (image.RemoteOptions, error) {
+	rpmArch := dep.ArchFromGo(runtime.GOARCH)
+	if arch != "" {
+		rpmArch = firstNonEmpty(dep.ArchFromGo(arch), arch)
+	}
+	goArch, variant := image.ArchToOCI(rpmArch)
+	if goArch == "" {
+		return image.RemoteOptions{}, fmt.Errorf("unknown architecture %q: use x86_64, aarch64, i686, ppc64le or s390x", firstNonEmpty(arch, runtime.GOARCH))
+	}
+	return image.RemoteOptions{
+		Platform:  v1.Platform{OS: "linux", Architecture: goArch, Variant: variant},
+		Insecure:  insecure,
+		UserAgent: "smith/" + firstNonEmpty(version, "dev"),
+	}, nil
+}
 
 // httpClient honours the proxy environment (HTTPS_PROXY, NO_PROXY, ...) and
 // -k for every request smith makes.
