@@ -177,7 +177,11 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 		return err
 	}
 	x.info.Payload = comp
-	dr, closeDR, err := decompressor(comp, br)
+	var src io.Reader = br
+	if comp == compXZ {
+		src = shrinkXZDict(br, x.files.payloadBound())
+	}
+	dr, closeDR, err := decompressor(comp, src)
 	if err != nil {
 		return err
 	}

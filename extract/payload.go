@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"fmt"
@@ -93,7 +92,7 @@ func chooseCompressor(tag string, head []byte) (string, error) {
 
 // decompressor wraps r for comp. The returned close function releases
 // decoder resources (zstd keeps goroutines) and must always be called.
-func decompressor(comp string, r *bufio.Reader) (io.Reader, func(), error) {
+func decompressor(comp string, r io.Reader) (io.Reader, func(), error) {
 	nop := func() {}
 	switch comp {
 	case compGzip:
