@@ -7,10 +7,15 @@
 //   - Configuration: ParseRepoFile reads dnf .repo files, ParseMockConfig
 //     reads the dnf.conf/yum.conf string embedded in a mock .cfg, NewSource
 //     makes a Source from a bare path or URL. None of them touch the network.
-//   - Metadata: Load reads repodata/repomd.xml from the first working base
-//     URL, then primary.xml. Every file's checksum is verified before a byte
-//     of it is parsed; a mismatch is a *ChecksumError. filelists.xml is read
-//     only when FileProviders is first called, once per Repo.
+//   - Metadata: Load (or LoadAll for several sources) reads
+//     repodata/repomd.xml from the first working base URL, then
+//     primary.xml. Every file's checksum is verified before a byte of it is
+//     parsed; a mismatch is a *ChecksumError, a missing file a
+//     *NotFoundError. filelists.xml is read only when FileProviders is
+//     first called, once per Repo. Source packages are never loaded.
+//   - Local packages: LoadRPMFile reads a .rpm's header into a Package,
+//     checking the digests the file carries. An Index groups repositories
+//     and local packages.
 //   - Packages: Index.Open returns the bytes of an .rpm only after the whole
 //     file has been verified against Package.Checksum. Remote files are
 //     downloaded into a content-addressed cache (Options.CacheDir) through a

@@ -35,7 +35,16 @@ func parseFilelists(r io.Reader, file string, pkgs []*Package) (fileIndex, error
 			return nil, err
 		}
 		if s.kind == tokEnd {
-			break // </filelists>
+			// </filelists>: only space and comments may follow.
+			for s.kind != tokEOF {
+				if err := s.next(); err != nil {
+					return nil, err
+				}
+				if s.kind == tokStart {
+					return nil, s.errorf("content after </filelists>")
+				}
+			}
+			return idx, nil
 		}
 		if s.kind != tokStart {
 			continue
@@ -153,7 +162,6 @@ func parseFilelists(r io.Reader, file string, pkgs []*Package) (fileIndex, error
 			idx[f] = append(list, pkg)
 		}
 	}
-	return idx, nil
 }
 
 // nevraKey identifies a package by name, EVR and arch, treating a missing

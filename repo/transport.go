@@ -367,7 +367,9 @@ func (f *fetcher) readRepomd(ctx context.Context, b base) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	mtime := time.Now()
+	// The server's Last-Modified becomes the file's mtime, for the next
+	// If-Modified-Since; without one, the write time serves.
+	var mtime time.Time
 	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
 		mtime = lm
 	}
@@ -394,8 +396,10 @@ func writeFileAtomic(path string, data []byte, mtime time.Time) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
-		return err
+	if !mtime.IsZero() {
+		if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
+			return err
+		}
 	}
 	return os.Rename(tmp.Name(), path)
 }
