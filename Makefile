@@ -5,6 +5,7 @@
 #   make test       the whole test suite, end-to-end tests included
 #   make bench      smith vs dnf --installroot on the shared distro repo
 #   make fuzz       every fuzz target for FUZZTIME (default 30s) each
+#   make race       the race detector on the packages with goroutines (needs cgo)
 #   make cross      darwin/arm64 and linux/arm64 builds
 
 ifeq ($(origin GO),undefined)
@@ -17,10 +18,13 @@ SHA     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.sha=$(SHA)
 
 FUZZTIME ?= 30s
+# The packages that run goroutines: downloads and locks (repo), the build
+# pipeline (build), layer compression and registry I/O (image), the solver.
+RACE_PKGS ?= ./repo ./build ./image ./solver
 BENCH_N  ?= 5
 CROSS    ?= darwin/arm64 linux/arm64
 
-.PHONY: all build example test bench fuzz cross vet clean
+.PHONY: all build example test bench fuzz race cross vet clean
 
 all: build
 
@@ -43,6 +47,14 @@ bench:
 
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+# -race needs cgo and a C compiler; everything else here builds without.
+race:
+	@cc=$$(CGO_ENABLED=1 $(GO) env CC); \
+	if ! command -v "$${cc%% *}" >/dev/null 2>&1; then \
+		echo "make race: the race detector needs cgo and a C compiler ($$cc not found; Debian: apt-get install gcc)"; exit 1; \
+	fi
+	CGO_ENABLED=1 $(GO) test -race -timeout 45m $(RACE_PKGS)
 
 cross:
 	@set -e; for p in $(CROSS); do \

@@ -64,6 +64,9 @@ type Options struct {
 	// honours the proxy environment and -k); nil means package repo's
 	// default client.
 	HTTPClient *http.Client
+	// Repo holds dnf's command-line settings for the repositories
+	// (--releasever, --setopt, --offline, progress, ...).
+	Repo RepoOptions
 
 	// Arch is the target architecture (--arch), overriding smith.yaml's
 	// arch:. HostArch is the fallback (the CLI passes the host's rpm arch);
@@ -79,6 +82,14 @@ type Options struct {
 
 	// Version and SHA identify this smith in the image annotations.
 	Version, SHA string
+
+	// ScriptEnv is the environment of mock.pre-build and mock.post-build
+	// scripts (the CLI passes its own); SMITH_ROOT and SMITH_PHASE are
+	// added. Nil means only a default PATH.
+	ScriptEnv []string
+	// TempDir holds the temporary copy of the tree a script works on;
+	// empty means os.TempDir().
+	TempDir string
 
 	// Log receives verbose progress lines (-v); nil discards them.
 	Log io.Writer
@@ -190,76 +201,20 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	b.logf("building %s for %s", confPath, b.arch)
 
+	if err := b.checkScripts(); err != nil {
+		return nil, err
+	}
+
 	var parent v1.Image
 	if cfg.Parent != "" {
-		p := b.path(cfg.Parent)
-		b.logf("reading parent image %s", p)
-		rl, err := image.ReadLayoutTarGz(p)
-		if err != nil {
-			return nil, fmt.Errorf("parent %s: %w", cfg.Parent, err)
-		}
-		parent = rl.Image
-	}
-
-	// Install the packages into the staging tree.
-	staging := fstree.New()
-	var installed []*repo.Package
-	if len(cfg.Packages) > 0 || len(cfg.Mock.Deps) > 0 {
-		staging, installed, err = b.install(ctx)
-		if err != nil {
-			return nil, err
-		}
-	} else if opt.Fast {
-		b.logf("-f: nothing to install")
-	}
-
-	// Select paths and their closure.
-	final := staging
-	if len(cfg.Paths) > 0 {
-		roots := append([]string(nil), cfg.Paths...)
-		if nss {
-			roots = append(roots, nssLibraries(staging)...)
-		}
-		b.logf("path closure of %d roots", len(roots))
-		paths, err := elf.Closure(staging, roots, elf.Options{Warn: func(s string) { b.warnf("%s", s) }})
-		if err != nil {
-			return nil, fmt.Errorf("paths: %w", err)
-		}
-		final = fstree.New()
-		c := fstree.NewCopier(staging, final)
-		for _, p := range paths {
-			if err := c.Copy(p); err != nil {
-				return nil, fmt.Errorf("paths: copy %s: %w", p, err)
-			}
-		}
-		b.logf("selected %d paths", len(paths))
-	}
-	if err := removeExcludes(final, cfg.Excludes); err != nil {
-		return nil, err
-	}
-
-	// The microcontainer layout, then the user's overlay, then ownership.
-	for _, d := range []string{"/dev", "/proc", "/sys", "/read", "/write", "/run"} {
-		if err := mkdirIfMissing(final, d); err != nil {
-			return nil, fmt.Errorf("skeleton: %w", err)
-		}
-	}
-	for _, m := range cfg.Mounts {
-		if err := mkdirIfMissing(final, m); err != nil {
-			return nil, fmt.Errorf("mounts: %w", err)
-		}
-	}
-	if nss {
-		if err := writeNSS(final, runAs); err != nil {
+		if parent, err = b.openParent(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := overlay(final, filepath.Join(b.dir, "rootfs")); err != nil {
+
+	final, installed, err := b.buildTree(ctx, runAs, nss)
+	if err != nil {
 		return nil, err
-	}
-	stripped := normalizeOwnership(final, runAs)
-	for _, p := range stripped {
-		b.logf("removed file capabilities of %s (microcontainers carry no special permissions)", p)
 	}
 
 	// The image.
@@ -323,6 +278,210 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	return &Result{Image: out, Digest: digest.String(), Packages: nevras, Arch: ociArch}, nil
 }
 
+// openParent opens smith.yaml's parent: a local OCI layout (tar.gz, tar or
+// directory), a docker save archive, or a registry image, for the target
+// platform when it is a multi-platform image.
+func (b *builder) openParent(ctx context.Context) (v1.Image, error) {
+	src := b.cfg.Parent
+	if !image.IsRemote(src) {
+		src = b.path(src)
+	}
+	b.logf("reading parent image %s", repo.Redact(src))
+	arch, variant := image.ArchToOCI(b.arch)
+	ro := image.RemoteOptions{Platform: v1.Platform{OS: "linux", Architecture: arch, Variant: variant}}
+	if b.opt.HTTPClient != nil {
+		ro.Transport = b.opt.HTTPClient.Transport
+	}
+	img, err := image.Open(ctx, src, ro)
+	if err != nil {
+		return nil, fmt.Errorf("parent %s: %w", repo.Redact(b.cfg.Parent), err)
+	}
+	return img, nil
+}
+
+// buildTree makes the tree of the new layer: install, mock.pre-build, the
+// path closure (or the whole tree without mock.deps' packages), excludes,
+// debuginfo, the microcontainer directories, mounts, nss files, the rootfs/
+// overlay, mock.post-build, then the build-id links that would dangle go and
+// ownership and modes are normalised. It returns the tree and the installed
+// packages.
+func (b *builder) buildTree(ctx context.Context, runAs RunAs, nss bool) (*fstree.Tree, []*repo.Package, error) {
+	cfg := b.cfg
+	staging := fstree.New()
+	var inst *installed
+	if len(cfg.Packages) > 0 || len(cfg.Mock.Deps) > 0 {
+		var err error
+		if inst, err = b.install(ctx); err != nil {
+			return nil, nil, err
+		}
+		staging = inst.tree
+	} else if b.opt.Fast {
+		b.logf("-f: nothing to install")
+	}
+	var pkgs []*repo.Package
+	if inst != nil {
+		pkgs = inst.pkgs
+	}
+
+	if s := cfg.Mock.PreBuild; strings.TrimSpace(s) != "" {
+		if err := b.runScript(ctx, "mock.pre-build", s, staging); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	// Select paths and their closure.
+	final := staging
+	var c *fstree.Copier
+	if len(cfg.Paths) > 0 {
+		roots := append([]string(nil), cfg.Paths...)
+		if nss {
+			roots = append(roots, nssLibraries(staging)...)
+		}
+		// Build-id links only describe files: a directory in paths must
+		// not pull in the files its build-id links point to. They are
+		// kept when a directory in paths holds them and their file is in
+		// the image.
+		hidden := &hiddenBuildIDs{}
+		if !mentionsBuildID(roots) {
+			var err error
+			if hidden, err = hideBuildIDs(staging); err != nil {
+				return nil, nil, fmt.Errorf("paths: %w", err)
+			}
+		}
+		b.logf("path closure of %d roots", len(roots))
+		paths, cerr := elf.Closure(staging, roots, elf.Options{Warn: func(s string) { b.warnf("%s", s) }})
+		if err := hidden.restore(staging); err != nil {
+			return nil, nil, fmt.Errorf("paths: %w", err)
+		}
+		if cerr != nil {
+			return nil, nil, fmt.Errorf("paths: %w", cerr)
+		}
+		final = fstree.New()
+		c = fstree.NewCopier(staging, final)
+		for _, p := range paths {
+			if err := c.Copy(p); err != nil {
+				return nil, nil, fmt.Errorf("paths: copy %s: %w", p, err)
+			}
+		}
+		if err := hidden.keepLinks(staging, final, c, paths); err != nil {
+			return nil, nil, fmt.Errorf("paths: %w", err)
+		}
+		b.logf("selected %d paths", len(paths))
+	} else if inst != nil && len(inst.depsOnly) > 0 {
+		n, err := dropPackages(final, inst.depsOnly)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mock.deps: %w", err)
+		}
+		b.logf("mock.deps: left out %d entries of %d packages only mock.deps needed", n, len(inst.depsOnly))
+	}
+	if err := removeExcludes(final, cfg.Excludes); err != nil {
+		return nil, nil, err
+	}
+
+	if cfg.Mock.Debuginfo {
+		if inst == nil {
+			b.warnf("mock.debuginfo: no packages, so no debuginfo")
+		} else {
+			debug, err := b.installDebuginfo(ctx, inst, staging, final)
+			if err != nil {
+				return nil, nil, err
+			}
+			pkgs = append(append([]*repo.Package(nil), pkgs...), debug...)
+			keep := map[string]bool{}
+			for _, p := range debug {
+				keep[p.NEVRA()] = true
+			}
+			if c == nil {
+				c = fstree.NewCopier(staging, final)
+			}
+			if final != staging {
+				if err := copyPackages(staging, c, keep); err != nil {
+					return nil, nil, fmt.Errorf("mock.debuginfo: %w", err)
+				}
+			}
+			if len(cfg.Mock.DebugPaths) > 0 {
+				paths, err := elf.Closure(staging, cfg.Mock.DebugPaths, elf.Options{Warn: func(s string) { b.warnf("%s", s) }})
+				if err != nil {
+					return nil, nil, fmt.Errorf("mock.debugpaths: %w", err)
+				}
+				if final != staging {
+					for _, p := range paths {
+						if err := c.Copy(p); err != nil {
+							return nil, nil, fmt.Errorf("mock.debugpaths: copy %s: %w", p, err)
+						}
+					}
+				}
+			}
+			if err := removeExcludes(final, cfg.Excludes); err != nil {
+				return nil, nil, err
+			}
+		}
+	} else if len(cfg.Mock.DebugDeps)+len(cfg.Mock.DebugPaths) > 0 {
+		b.warnf("mock.debugdeps and mock.debugpaths are ignored without mock.debuginfo: true (as in the original smith)")
+	}
+
+	// The microcontainer layout, then the user's overlay.
+	if err := b.skeleton(final); err != nil {
+		return nil, nil, err
+	}
+	if nss {
+		if err := writeNSS(final, runAs); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := overlay(final, filepath.Join(b.dir, "rootfs")); err != nil {
+		return nil, nil, err
+	}
+	if s := cfg.Mock.PostBuild; strings.TrimSpace(s) != "" {
+		if err := b.runScript(ctx, "mock.post-build", s, final); err != nil {
+			return nil, nil, err
+		}
+		// The microcontainer directories are not the script's to remove.
+		if err := b.skeleton(final); err != nil {
+			return nil, nil, fmt.Errorf("after mock.post-build: %w", err)
+		}
+	}
+
+	n, err := pruneBuildIDs(final)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build-id links: %w", err)
+	}
+	if n > 0 {
+		b.logf("left out %d build-id links whose file is not in the image", n)
+	}
+	for _, p := range normalizeOwnership(final, runAs, cfg.KeepCaps) {
+		b.logf("removed file capabilities of %s (microcontainers carry no special permissions; keep-caps: true keeps them)", p)
+	}
+	return final, pkgs, nil
+}
+
+// skeleton makes the directories every microcontainer has (/dev, /proc and
+// /sys to mount on, /read, /write and /run for its data) and the mounts.
+func (b *builder) skeleton(t *fstree.Tree) error {
+	for _, d := range []string{"/dev", "/proc", "/sys", "/read", "/write", "/run"} {
+		if err := mkdirIfMissing(t, d); err != nil {
+			return fmt.Errorf("skeleton: %w", err)
+		}
+	}
+	for _, m := range b.cfg.Mounts {
+		if err := mkdirIfMissing(t, m); err != nil {
+			return fmt.Errorf("mounts: %w", err)
+		}
+	}
+	return nil
+}
+
+// mentionsBuildID reports whether a paths entry names build-id links
+// itself: then they are taken like any other path.
+func mentionsBuildID(roots []string) bool {
+	for _, r := range roots {
+		if strings.Contains(r, buildIDDir) {
+			return true
+		}
+	}
+	return false
+}
+
 // layout assembles the index.json content: the spec blob, the package list
 // blob (when packages were installed), then the image, in this order.
 func (b *builder) layout(img v1.Image, nevras []string, arch, variant string) (image.Layout, error) {
@@ -364,18 +523,6 @@ func checkSupported(c *Config) error {
 	switch {
 	case c.Type == TypeOCI:
 		return notSupported("package: "+repo.Redact(c.Packages[0]), "building from an OCI image arrives with the OCI source issue")
-	case strings.HasPrefix(c.Parent, "http://") || strings.HasPrefix(c.Parent, "https://"):
-		return notSupported("parent: "+repo.Redact(c.Parent), "a parent from a registry arrives with the registry issue; a local OCI tar.gz works")
-	case c.Mock.PreBuild != "":
-		return notSupported("mock.pre-build", "")
-	case c.Mock.PostBuild != "":
-		return notSupported("mock.post-build", "")
-	case c.Mock.Debuginfo:
-		return notSupported("mock.debuginfo", "")
-	case len(c.Mock.DebugDeps) > 0:
-		return notSupported("mock.debugdeps", "")
-	case len(c.Mock.DebugPaths) > 0:
-		return notSupported("mock.debugpaths", "")
 	case len(c.Packages) == 0 && len(c.Paths) > 0:
 		return fmt.Errorf("paths given but no package to take them from")
 	}

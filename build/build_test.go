@@ -402,10 +402,15 @@ func TestBadInput(t *testing.T) {
 		{"no repositories", catYAML, nil, `^no repositories configured: pass --repo PATH\|URL or add repos: to smith.yaml$`},
 		{"repo dir missing", catYAML, []string{"nosuch-dir"}, `nosuch-dir`},
 		{"oci source", "package: https://registry-1.docker.io/library/fedora\n", nil, `^not supported yet: package: `},
-		{"pre-build", "package: coreutils\nmock:\n  pre-build: ./x.sh\n", nil, `^not supported yet: mock.pre-build$`},
-		{"debuginfo", "package: coreutils\nmock:\n  debuginfo: true\n", nil, `^not supported yet: mock.debuginfo$`},
-		{"registry parent", "parent: https://r/x\n", nil, `^not supported yet: parent: `},
+		{"pre-build fails", "package: coreutils\nmock:\n  pre-build: ./nosuch.sh\n", []string{repoDir},
+			`^mock.pre-build "./nosuch.sh": exit status 127: .*nosuch.sh`},
+		{"post-build fails", "package: coreutils\npaths: [/usr/bin/cat]\nmock:\n  post-build: echo broken >&2; exit 3\n", []string{repoDir},
+			`^mock.post-build "echo broken >&2; exit 3": exit status 3: broken$`},
+		{"post-build breaks the skeleton", "package: coreutils\npaths: [/usr/bin/cat]\nmock:\n  post-build: rm -r \"$1/read\" && touch \"$1/read\"\n", []string{repoDir},
+			`^after mock.post-build: skeleton: /read exists and is not a directory$`},
 		{"missing parent", "parent: nosuch.tar.gz\n", nil, `^parent nosuch.tar.gz: .*no such file`},
+		{"missing debugpaths", "package: coreutils\npaths: [/usr/bin/cat]\nmock:\n  debuginfo: true\n  debugpaths: [/usr/lib/debug/nosuch]\n",
+			[]string{repoDir}, `^mock.debugpaths: path "/usr/lib/debug/nosuch" not found`},
 		{"bad exclude", "package: coreutils\nexcludes: ['[']\n", []string{repoDir}, `^excludes: bad pattern`},
 	}
 	// Damaged local .rpm files from the shared test data, when present.

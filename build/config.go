@@ -52,8 +52,11 @@ type Config struct {
 	Mock  Mock
 
 	// New in this smith.
-	Repos []RepoSpec
-	Arch  string
+	// KeepCaps keeps file capabilities (security.capability xattrs) in the
+	// layer; by default they are removed with the other special permissions.
+	KeepCaps bool
+	Repos    []RepoSpec
+	Arch     string
 	// Weak installs weak dependencies (Recommends, Supplements); default true.
 	Weak            bool
 	ExcludePackages []string
@@ -156,6 +159,7 @@ type yamlConfig struct {
 	Arch            string            `yaml:"arch"`
 	Weak            *yamlBool         `yaml:"weak"`
 	ExcludePackages []string          `yaml:"exclude-packages"`
+	KeepCaps        yamlBool          `yaml:"keep-caps"`
 }
 
 type yamlMock struct {
@@ -413,6 +417,7 @@ func ParseConfig(data []byte, file string) (c *Config, err error) {
 		Arch:            strings.TrimSpace(y.Arch),
 		Weak:            y.Weak == nil || bool(*y.Weak),
 		ExcludePackages: y.ExcludePackages,
+		KeepCaps:        bool(y.KeepCaps),
 	}
 	if y.Mock != nil {
 		c.Mock = Mock{
@@ -666,6 +671,7 @@ type specJSON struct {
 	Arch            string              `json:"arch,omitempty"`
 	Weak            *bool               `json:"weak,omitempty"`
 	ExcludePackages []string            `json:"exclude-packages,omitempty"`
+	KeepCaps        bool                `json:"keep-caps,omitempty"`
 }
 
 type specMock struct {
@@ -692,7 +698,7 @@ func (c *Config) SpecJSON() ([]byte, error) {
 		Type: c.Type, Paths: c.Paths, Excludes: c.Excludes, Parent: repo.Redact(c.Parent),
 		NSS: c.NSS, Root: c.Root, User: c.User, Groups: c.Groups, Mounts: c.Mounts,
 		Entrypoint: c.Entrypoint, Cmd: c.Cmd, Dir: c.Dir, Env: c.Env, Labels: c.Labels,
-		Arch: c.Arch, ExcludePackages: c.ExcludePackages,
+		Arch: c.Arch, ExcludePackages: c.ExcludePackages, KeepCaps: c.KeepCaps,
 	}
 	switch len(c.Packages) {
 	case 0:

@@ -57,6 +57,7 @@ repos:
 arch: aarch64
 weak: false
 exclude-packages: [glibc-langpack-*]
+keep-caps: true
 `,
 		want: &Config{
 			Type: "rpm", Packages: []string{"httpd", "mod_ssl"}, Paths: []string{"/usr/sbin/httpd", "/etc/httpd"},
@@ -68,7 +69,7 @@ exclude-packages: [glibc-langpack-*]
 			Mock:  Mock{Config: "/etc/mock/default.cfg", Deps: []string{"bash"}},
 			Repos: []RepoSpec{{BaseURLs: []string{"../repo"}},
 				{Name: "base", BaseURLs: []string{"http://a/x", "http://b/x"}, GPGKeys: []string{"file:///k"}, GPGCheck: &no}},
-			Arch: "aarch64", Weak: false, ExcludePackages: []string{"glibc-langpack-*"},
+			Arch: "aarch64", Weak: false, ExcludePackages: []string{"glibc-langpack-*"}, KeepCaps: true,
 		},
 	}, {
 		name: "ports as a list",
@@ -237,6 +238,10 @@ repos:
 		`"repos":[{"baseurl":["https://REDACTED@example.com/repo"]}],"weak":false}`
 	if string(js) != want {
 		t.Errorf("got  %s\nwant %s", js, want)
+	}
+	c.KeepCaps = true
+	if js, _ = c.SpecJSON(); !strings.Contains(string(js), `"keep-caps":true`) {
+		t.Errorf("keep-caps: %s", js)
 	}
 	c.Packages = []string{"a", "b"}
 	js, _ = c.SpecJSON()

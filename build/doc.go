@@ -8,15 +8,33 @@
 //     fields, wrong types and syntax errors are errors naming file and line.
 //   - Run is a pure function of its Options and the files they name: time
 //     (SOURCE_DATE_EPOCH), the host architecture, the host repository
-//     directory, the HTTP client and the log writers are all parameters; the
-//     package reads no environment variable and keeps no global state.
+//     directory, the HTTP client, the scripts' environment and temporary
+//     directory and the log writers are all parameters; the package reads
+//     no environment variable and keeps no global state. (mock scripts are
+//     the user's own code and may do as they please.)
 //   - Two runs on the same inputs write the same bytes. Packages are
 //     extracted in NEVRA order whatever order the repository lists them in,
 //     so file conflicts always resolve the same way.
 //   - A failed run writes nothing: the output file is replaced atomically
 //     only once the whole image is built, and a previous image at that path
 //     is left as it was.
-//   - Settings that are parsed but not implemented yet (OCI sources, parents
-//     from registries, mock pre/post-build scripts, debuginfo) fail with
-//     "not supported yet: FIELD" instead of being ignored.
+//   - The image holds what smith.yaml asks for and nothing else: paths (globs
+//     and directories) with their closure (libraries, the loader, #!
+//     interpreters), or the whole install without the packages only
+//     mock.deps needed; excludes; debuginfo when asked; the /dev /proc /sys
+//     /read /write /run directories; mounts; the nss files; rootfs/. Every
+//     entry is owned by the run-as user, setuid/setgid/sticky bits and file
+//     capabilities are removed (keep-caps: true keeps capabilities as
+//     security.capability xattrs), hardlinks stay hardlinks, and build-id
+//     links never pull files in nor dangle.
+//   - parent: is a local OCI layout (tar.gz, tar or directory), a docker
+//     save archive or a registry image (image.Open); its layers are kept as
+//     they are under the one new layer and its config is the base.
+//   - mock.pre-build and mock.post-build run on the host with /bin/sh on a
+//     temporary copy of the tree, whose changes are read back (see
+//     script.go for the differences from the original's mock chroot); on a
+//     system without /bin/sh they fail before any work.
+//   - Settings that are parsed but not implemented yet (OCI sources as
+//     package:) fail with "not supported yet: FIELD" instead of being
+//     ignored.
 package build

@@ -19,59 +19,71 @@ import (
 // being extracted.
 const prefetch = 4
 
+// installed is what install leaves for the rest of the build.
+type installed struct {
+	tree *fstree.Tree
+	// pkgs are the installed packages in install order.
+	pkgs []*repo.Package
+	// idx is what they were chosen from (debuginfo is looked up there).
+	idx *repo.Index
+	// depsOnly holds the NEVRAs that only mock.deps brought in, when paths
+	// is empty (they are installed for the build and not kept).
+	depsOnly map[string]bool
+}
+
 // install resolves the packages of smith.yaml (package: and mock.deps),
 // fetches them and extracts them into a new tree (or, with -f, takes the
-// tree of the last -f build when the package set is the same). It returns
-// the tree and the installed packages in install order.
-func (b *builder) install(ctx context.Context) (*fstree.Tree, []*repo.Package, error) {
-	var specs []string
-	var local []*repo.Package
-	for _, p := range append(append([]string(nil), b.cfg.Packages...), b.cfg.Mock.Deps...) {
+// tree of the last -f build when the package set is the same).
+func (b *builder) install(ctx context.Context) (*installed, error) {
+	var specs, depSpecs []string
+	var local, depLocal []*repo.Package
+	for i, p := range append(append([]string(nil), b.cfg.Packages...), b.cfg.Mock.Deps...) {
+		isDep := i >= len(b.cfg.Packages)
 		if strings.HasSuffix(p, ".rpm") {
 			pkg, err := repo.LoadRPMFile(b.path(p))
 			if err != nil {
-				return nil, nil, mention(err, "package "+p, b.path(p))
+				return nil, mention(err, "package "+p, b.path(p))
 			}
-			local = append(local, pkg)
+			if isDep {
+				depLocal = append(depLocal, pkg)
+			} else {
+				local = append(local, pkg)
+			}
 			continue
 		}
-		specs = append(specs, p)
+		if isDep {
+			depSpecs = append(depSpecs, p)
+		} else {
+			specs = append(specs, p)
+		}
 	}
 
-	idx := &repo.Index{Local: local}
+	idx := &repo.Index{Local: append(append([]*repo.Package(nil), local...), depLocal...)}
 	srcs, origin, err := b.sources()
 	switch {
-	case errors.Is(err, ErrNoRepositories) && len(specs) == 0:
+	case errors.Is(err, ErrNoRepositories) && len(specs)+len(depSpecs) == 0:
 		// Local .rpm files only: they may need nothing else.
 		b.logf("no repositories: installing the local packages alone")
 	case err != nil:
-		return nil, nil, err
+		return nil, err
 	default:
 		b.logf("repositories from %s", origin)
-		for _, s := range srcs {
-			switch {
-			case !s.GPGCheck || len(s.GPGKeys) == 0:
-				b.warnf("repository %s has no gpgkey; packages are not signature-checked", s.ID)
-			default:
-				// Signature checks arrive with the repositories issue;
-				// until then say so rather than pretend.
-				b.warnf("repository %s: gpgcheck is not implemented yet; packages are not signature-checked (only their checksums)", s.ID)
-			}
-		}
+		b.trustWarnings(srcs)
 		if idx.Repos, err = b.loadRepos(ctx, srcs); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 
-	sol, err := solver.Solve(ctx, idx, solver.Request{
-		Specs:   specs,
-		Install: local,
+	req := solver.Request{
+		Specs:   append(append([]string(nil), specs...), depSpecs...),
+		Install: idx.Local,
 		Arch:    b.arch,
 		NoWeak:  b.opt.NoWeak || !b.cfg.Weak,
 		Exclude: b.cfg.ExcludePackages,
-	})
+	}
+	sol, err := solver.Solve(ctx, idx, req)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// Extraction order decides which package wins a file both ship and
 	// whether /lib64 -> usr/lib64 style links exist before packages write
@@ -83,24 +95,62 @@ func (b *builder) install(ctx context.Context) (*fstree.Tree, []*repo.Package, e
 		pkgs = append([]*repo.Package(nil), sol.Packages...)
 		sort.SliceStable(pkgs, func(i, j int) bool { return pkgs[i].NEVRA() < pkgs[j].NEVRA() })
 	}
+	res := &installed{pkgs: pkgs, idx: idx}
+	if len(b.cfg.Paths) == 0 && len(depSpecs)+len(depLocal) > 0 {
+		res.depsOnly = b.depsOnly(ctx, idx, req, specs, local, pkgs)
+	}
+
 	var key string
 	if b.opt.Fast {
 		key = b.fastKey(pkgs)
 		if t := b.loadFast(key); t != nil {
 			b.logf("-f: reusing the installed packages of the last -f build (%d packages)", len(pkgs))
-			return t, pkgs, nil
+			res.tree = t
+			return res, nil
 		}
 		b.logf("-f: no saved install of this package set yet; installing")
 	}
 	b.logf("installing %d packages", len(pkgs))
+	b.expectDownloads(idx, pkgs)
 	t := fstree.New()
 	if err := b.extractAll(ctx, idx, pkgs, t); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if b.opt.Fast {
 		b.saveFast(key, t)
 	}
-	return t, pkgs, nil
+	res.tree = t
+	return res, nil
+}
+
+// depsOnly returns the NEVRAs of pkgs that package: alone does not need:
+// what mock.deps brought in. package: is solved again without mock.deps; if
+// that fails, everything is kept (with a warning).
+func (b *builder) depsOnly(ctx context.Context, idx *repo.Index, req solver.Request, specs []string, local, pkgs []*repo.Package) map[string]bool {
+	req.Specs, req.Install = specs, local
+	need := map[string]bool{}
+	if len(specs)+len(local) > 0 {
+		sol, err := solver.Solve(ctx, idx, req)
+		if err != nil {
+			b.warnf("mock.deps: cannot tell which packages only mock.deps needs (%v); keeping them all", joinLines(err.Error()))
+			return nil
+		}
+		for _, p := range sol.Packages {
+			need[p.NEVRA()] = true
+		}
+	}
+	drop := map[string]bool{}
+	for _, p := range pkgs {
+		if !need[p.NEVRA()] {
+			drop[p.NEVRA()] = true
+		}
+	}
+	return drop
+}
+
+// joinLines joins the lines of a multi-line message.
+func joinLines(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 type opened struct {

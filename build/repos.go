@@ -6,12 +6,51 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/smith-build/smith/repo"
 )
 
 // ErrNoRepositories is returned when no repository source gives anything.
 var ErrNoRepositories = errors.New("no repositories configured: pass --repo PATH|URL or add repos: to smith.yaml")
+
+// RepoOptions are dnf's command-line settings for the repositories
+// (Options.Repo).
+type RepoOptions struct {
+	// Releasever is $releasever (--releasever). Empty leaves it to the
+	// variables below; a location that uses it unset is an error.
+	Releasever string
+	// Vars are variables from the environment (DNF_VAR_name=value in the
+	// CLI). VarsDirs are directories of variable files (dnf's varsdir:
+	// /etc/dnf/vars in the CLI), each file's name a variable and its first
+	// line the value; they override Vars, later directories earlier ones,
+	// as in dnf. $arch and $basearch always follow the target
+	// architecture.
+	Vars     map[string]string
+	VarsDirs []string
+	// Setopts are --setopt values: "repoid.key=value" (repoid may be a
+	// glob) sets a repository option, "key=value" a default for all.
+	Setopts []string
+	// Offline builds from the cache only (--offline); Refresh revalidates
+	// cached metadata even before metadata_expire (--refresh).
+	Offline, Refresh bool
+	// Timeout fails a request that receives nothing for this long (a
+	// repository's timeout= wins); 0 means repo.DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock for metadata_expire and signing-key validity; nil
+	// means time.Now.
+	Now func() time.Time
+	// Progress receives download progress; nil reports nothing.
+	Progress DownloadProgress
+}
+
+// DownloadProgress is what a progress display implements: repo's reports
+// per file, and the total of the package downloads ahead, announced once
+// the packages are chosen.
+type DownloadProgress interface {
+	repo.Progress
+	Expect(files int, bytes int64)
+}
 
 // location resolves a repository location: URLs stay as they are, paths are
 // relative to the build directory.
@@ -22,9 +61,30 @@ func (b *builder) location(loc string) string {
 	return b.path(loc)
 }
 
-// repoVars are the dnf substitution variables for the target architecture.
-func (b *builder) repoVars() map[string]string {
-	return map[string]string{"arch": b.arch, "basearch": basearch(b.arch)}
+// repoVars are the dnf substitution variables: the environment's, the
+// variable files', --releasever, and the target architecture's.
+func (b *builder) repoVars() (map[string]string, error) {
+	ro := b.opt.Repo
+	vars := map[string]string{}
+	for k, v := range ro.Vars {
+		vars[k] = v
+	}
+	for _, d := range ro.VarsDirs {
+		vs, err := repo.ReadVarsDir(d)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range vs {
+			vars[k] = v
+		}
+	}
+	if ro.Releasever != "" {
+		vars["releasever"] = ro.Releasever
+		delete(vars, "releasever_major")
+		delete(vars, "releasever_minor")
+	}
+	vars["arch"], vars["basearch"] = b.arch, basearch(b.arch)
+	return vars, nil
 }
 
 // basearch maps an architecture to dnf's $basearch.
@@ -47,15 +107,47 @@ func basearch(arch string) string {
 // host's repo directory that gives any. It also says which one it was, for
 // the log.
 func (b *builder) sources() ([]repo.Source, string, error) {
-	vars := b.repoVars()
+	vars, err := b.repoVars()
+	if err != nil {
+		return nil, "", err
+	}
+	var setopts []repo.Setopt
+	for _, s := range b.opt.Repo.Setopts {
+		o, err := repo.ParseSetopt(s)
+		if err != nil {
+			return nil, "", err
+		}
+		setopts = append(setopts, o)
+	}
+	srcs, origin, err := b.allSources(vars, setopts)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, o := range setopts {
+		if o.Repo == "" {
+			continue
+		}
+		found := false
+		for _, s := range srcs {
+			found = found || o.Matches(s.ID)
+		}
+		if !found {
+			b.warnf("--setopt %s: no repository %s among those from %s", o, o.Repo, origin)
+		}
+	}
+	return enabled(srcs), origin, nil
+}
+
+// allSources returns the sources of sources, disabled ones included.
+func (b *builder) allSources(vars map[string]string, setopts []repo.Setopt) ([]repo.Source, string, error) {
 	if len(b.opt.Repos) > 0 || len(b.opt.RepoFiles) > 0 {
 		var out []repo.Source
 		for _, f := range b.opt.RepoFiles {
-			srcs, err := b.parseRepoFile(f, vars, false)
+			srcs, err := b.parseRepoFile(f, vars, setopts, false)
 			if err != nil {
 				return nil, "", fmt.Errorf("--repofile: %w", err)
 			}
-			if len(srcs) == 0 {
+			if len(enabled(srcs)) == 0 {
 				return nil, "", fmt.Errorf("--repofile %s: no enabled repository in it", f)
 			}
 			out = append(out, srcs...)
@@ -64,8 +156,12 @@ func (b *builder) sources() ([]repo.Source, string, error) {
 			if strings.TrimSpace(loc) == "" {
 				return nil, "", errors.New("--repo: empty location")
 			}
+			loc = repo.ExpandVars(loc, vars)
 			s := repo.NewSource(loc, out)
 			s.BaseURLs = []string{b.location(loc)}
+			if err := repo.ApplySetopts(&s, setopts, vars); err != nil {
+				return nil, "", err
+			}
 			out = append(out, s)
 		}
 		return out, "the command line", nil
@@ -73,17 +169,17 @@ func (b *builder) sources() ([]repo.Source, string, error) {
 	if len(b.cfg.Repos) > 0 {
 		var out []repo.Source
 		for _, r := range b.cfg.Repos {
-			s := repo.NewSource(r.BaseURLs[0], out)
+			s := repo.NewSource(repo.ExpandVars(r.BaseURLs[0], vars), out)
 			if r.Name != "" {
 				s.ID, s.Name = r.Name, r.Name
 			}
 			s.Origin = b.opt.ConfigFile
 			s.BaseURLs = nil
 			for _, u := range r.BaseURLs {
-				s.BaseURLs = append(s.BaseURLs, b.location(u))
+				s.BaseURLs = append(s.BaseURLs, b.location(repo.ExpandVars(u, vars)))
 			}
 			for _, k := range r.GPGKeys {
-				s.GPGKeys = append(s.GPGKeys, b.location(k))
+				s.GPGKeys = append(s.GPGKeys, b.location(repo.ExpandVars(k, vars)))
 			}
 			s.GPGCheck = len(s.GPGKeys) > 0
 			if r.GPGCheck != nil {
@@ -93,6 +189,9 @@ func (b *builder) sources() ([]repo.Source, string, error) {
 				if o.ID == s.ID {
 					return nil, "", &ConfigError{File: b.opt.ConfigFile, Msg: fmt.Sprintf("repos: two repositories named %q", s.ID)}
 				}
+			}
+			if err := repo.ApplySetopts(&s, setopts, vars); err != nil {
+				return nil, "", err
 			}
 			out = append(out, s)
 		}
@@ -105,12 +204,11 @@ func (b *builder) sources() ([]repo.Source, string, error) {
 			return nil, "", fmt.Errorf("mock.config: %w", err)
 		}
 		defer f.Close()
-		srcs, err := repo.ParseMockConfig(f, p, vars)
+		srcs, err := repo.ParseMockConfig(f, p, vars, setopts...)
 		if err != nil {
 			return nil, "", fmt.Errorf("mock.config: %w", err)
 		}
-		srcs = enabled(srcs)
-		if len(srcs) == 0 {
+		if len(enabled(srcs)) == 0 {
 			return nil, "", fmt.Errorf("mock.config %s: no enabled repository in it", b.cfg.Mock.Config)
 		}
 		return srcs, "mock.config " + b.cfg.Mock.Config, nil
@@ -119,13 +217,12 @@ func (b *builder) sources() ([]repo.Source, string, error) {
 		// The original smith always read /etc/mock/default.cfg, and its
 		// README tells users to put their repositories there.
 		if f, err := os.Open(p); err == nil {
-			srcs, err := repo.ParseMockConfig(f, p, vars)
+			srcs, err := repo.ParseMockConfig(f, p, vars, setopts...)
 			f.Close()
-			srcs = enabled(srcs)
 			switch {
 			case err != nil:
 				b.warnf("ignoring %s: %v", p, err)
-			case len(srcs) > 0:
+			case len(enabled(srcs)) > 0:
 				return srcs, p, nil
 			}
 		}
@@ -137,22 +234,23 @@ func (b *builder) sources() ([]repo.Source, string, error) {
 		}
 		var out []repo.Source
 		for _, f := range files {
-			srcs, err := b.parseRepoFile(f, vars, true)
+			srcs, err := b.parseRepoFile(f, vars, setopts, true)
 			if err != nil {
 				return nil, "", err
 			}
 			out = append(out, srcs...)
 		}
-		if len(out) > 0 {
+		if len(enabled(out)) > 0 {
 			return out, b.opt.HostRepoDir, nil
 		}
 	}
 	return nil, "", ErrNoRepositories
 }
 
-// parseRepoFile reads the enabled repositories of a .repo file; abs says the
-// name is already a host path (not relative to the build directory).
-func (b *builder) parseRepoFile(name string, vars map[string]string, abs bool) ([]repo.Source, error) {
+// parseRepoFile reads the repositories of a .repo file, disabled ones
+// included; abs says the name is already a host path (not relative to the
+// build directory).
+func (b *builder) parseRepoFile(name string, vars map[string]string, setopts []repo.Setopt, abs bool) ([]repo.Source, error) {
 	p := name
 	if !abs {
 		p = b.path(name)
@@ -162,11 +260,7 @@ func (b *builder) parseRepoFile(name string, vars map[string]string, abs bool) (
 		return nil, err
 	}
 	defer f.Close()
-	srcs, err := repo.ParseRepoFile(f, p, vars)
-	if err != nil {
-		return nil, err
-	}
-	return enabled(srcs), nil
+	return repo.ParseRepoFile(f, p, vars, setopts...)
 }
 
 func enabled(srcs []repo.Source) []repo.Source {
@@ -179,15 +273,45 @@ func enabled(srcs []repo.Source) []repo.Source {
 	return out
 }
 
+// trustWarnings says which repositories' packages are not signature-checked.
+// (gpgcheck without a gpgkey fails when the repository loads.)
+func (b *builder) trustWarnings(srcs []repo.Source) {
+	for _, s := range srcs {
+		switch {
+		case len(s.GPGKeys) == 0 && !s.GPGCheck:
+			b.warnf("repository %s has no gpgkey; packages are not signature-checked", s.ID)
+		case !s.GPGCheck:
+			b.warnf("repository %s: gpgcheck is off; packages are not signature-checked", s.ID)
+		}
+	}
+}
+
+// expectDownloads tells the progress display how much the chosen packages
+// will download.
+func (b *builder) expectDownloads(idx *repo.Index, pkgs []*repo.Package) {
+	if p := b.opt.Repo.Progress; p != nil {
+		p.Expect(idx.Pending(pkgs))
+	}
+}
+
 // loadRepos loads every source's metadata (concurrently) and returns the
 // repos in source order. A source with skip_if_unavailable that fails is
 // skipped with a warning.
 func (b *builder) loadRepos(ctx context.Context, srcs []repo.Source) ([]*repo.Repo, error) {
-	repos, err := repo.LoadAll(ctx, srcs, repo.Options{
+	ro := b.opt.Repo
+	opt := repo.Options{
 		CacheDir: b.opt.CacheDir,
 		Client:   b.opt.HTTPClient,
 		Warn:     func(s string) { b.warnf("%s", s) },
-	})
+		Offline:  ro.Offline,
+		Refresh:  ro.Refresh,
+		Now:      ro.Now,
+		Timeout:  ro.Timeout,
+	}
+	if ro.Progress != nil {
+		opt.Progress = ro.Progress
+	}
+	repos, err := repo.LoadAll(ctx, srcs, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -213,17 +213,18 @@ func overlay(t *fstree.Tree, src string) error {
 }
 
 // normalizeOwnership gives every entry the run-as owner (numbers only) and
-// clears setuid, setgid and sticky bits and file capabilities: a
-// microcontainer has "no user ownership or special permissions beyond the
-// executable bit". It returns the paths whose capabilities were removed.
-func normalizeOwnership(t *fstree.Tree, r RunAs) []string {
+// clears setuid, setgid and sticky bits and, unless keepCaps, file
+// capabilities: a microcontainer has "no user ownership or special
+// permissions beyond the executable bit". It returns the paths whose
+// capabilities were removed.
+func normalizeOwnership(t *fstree.Tree, r RunAs, keepCaps bool) []string {
 	owner := fstree.Owner{UID: r.UID, GID: r.GID}
 	var stripped []string
 	_ = t.Walk("/", func(p string, n *fstree.Inode) error {
 		n.Owner = owner
 		n.Mode &^= fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-		if _, ok := n.Xattrs["security.capability"]; ok {
-			delete(n.Xattrs, "security.capability")
+		if _, ok := n.Xattrs[capabilityXattr]; ok && !keepCaps {
+			delete(n.Xattrs, capabilityXattr)
 			stripped = append(stripped, p)
 		}
 		if len(n.Xattrs) == 0 {
@@ -232,4 +233,174 @@ func normalizeOwnership(t *fstree.Tree, r RunAs) []string {
 		return nil
 	})
 	return stripped
+}
+
+// capabilityXattr holds a file's capabilities (vfs_cap_data).
+const capabilityXattr = "security.capability"
+
+// buildIDDir is the directory name of the build-id links that rpm packages
+// carry (/usr/lib/.build-id/xx/yyyy -> ../../../../usr/bin/foo, and the same
+// under /usr/lib/debug for debuginfo).
+const buildIDDir = ".build-id"
+
+// buildIDDirs returns the canonical paths of every .build-id directory.
+func buildIDDirs(t *fstree.Tree) []string {
+	var dirs []string
+	_ = t.Walk("/", func(p string, n *fstree.Inode) error {
+		if n.Kind == fstree.Dir && path.Base(p) == buildIDDir {
+			dirs = append(dirs, p)
+			return fs.SkipDir
+		}
+		return nil
+	})
+	return dirs
+}
+
+// hiddenBuildIDs holds the .build-id directories taken out of a tree while
+// the path closure runs, so that a build-id link inside a directory named in
+// paths never pulls the file it points to into the image.
+type hiddenBuildIDs struct {
+	dirs  []string
+	nodes []*fstree.Inode
+}
+
+// hideBuildIDs removes the .build-id directories from t and returns them.
+func hideBuildIDs(t *fstree.Tree) (*hiddenBuildIDs, error) {
+	h := &hiddenBuildIDs{}
+	for _, d := range buildIDDirs(t) {
+		n, err := t.Lookup(d)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.Remove(d); err != nil {
+			return nil, err
+		}
+		h.dirs, h.nodes = append(h.dirs, d), append(h.nodes, n)
+	}
+	return h, nil
+}
+
+// restore puts the hidden directories back into t.
+func (h *hiddenBuildIDs) restore(t *fstree.Tree) error {
+	for i, d := range h.dirs {
+		if err := t.Put(d, h.nodes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepLinks copies from src (with the directories restored) into dst, with
+// c, the build-id links of the directories that selected names (the
+// closure's result: a directory there is taken whole) and whose file dst
+// has. The others are left out: they would dangle, or describe files that
+// were not asked for.
+func (h *hiddenBuildIDs) keepLinks(src, dst *fstree.Tree, c *fstree.Copier, selected []string) error {
+	dirs := map[string]bool{}
+	for _, p := range selected {
+		if n, err := src.Lookup(p); err == nil && n.Kind == fstree.Dir {
+			dirs[p] = true
+		}
+	}
+	for _, d := range h.dirs {
+		taken := false
+		for a := d; ; a = path.Dir(a) {
+			if dirs[a] {
+				taken = true
+				break
+			}
+			if a == "/" {
+				break
+			}
+		}
+		if !taken {
+			continue
+		}
+		err := src.Walk(d, func(p string, n *fstree.Inode) error {
+			if n.Kind != fstree.Symlink {
+				return nil
+			}
+			real, err := src.Realpath(p)
+			if err != nil {
+				return nil
+			}
+			if target, err := dst.Lookup(real); err != nil || target.Kind == fstree.Dir {
+				return nil
+			}
+			return c.Copy(p)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// pruneBuildIDs removes the build-id links that would dangle in the image
+// (their file is not in it) and the .build-id directories left empty. It
+// returns how many links it removed.
+func pruneBuildIDs(t *fstree.Tree) (int, error) {
+	removed := 0
+	for _, d := range buildIDDirs(t) {
+		var dangling, dirs []string
+		_ = t.Walk(d, func(p string, n *fstree.Inode) error {
+			switch n.Kind {
+			case fstree.Symlink:
+				if target, err := t.Follow(p); err != nil || target.Kind == fstree.Dir {
+					dangling = append(dangling, p)
+				}
+			case fstree.Dir:
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for _, p := range dangling {
+			if err := t.Remove(p); err != nil {
+				return removed, err
+			}
+			removed++
+		}
+		if err := removeEmptyDirs(t, dirs); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// removeEmptyDirs removes the directories of dirs (given parents first) that
+// are empty, deepest first.
+func removeEmptyDirs(t *fstree.Tree, dirs []string) error {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		n, err := t.Lookup(dirs[i])
+		if err != nil || n.Kind != fstree.Dir || len(n.Children()) > 0 {
+			continue
+		}
+		if err := t.Remove(dirs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropPackages removes from t what only the packages in drop put there:
+// their files and symlinks, then their directories that are left empty.
+func dropPackages(t *fstree.Tree, drop map[string]bool) (int, error) {
+	var entries, dirs []string
+	_ = t.Walk("/", func(p string, n *fstree.Inode) error {
+		if p == "/" || !drop[n.Package] {
+			return nil
+		}
+		if n.Kind == fstree.Dir {
+			dirs = append(dirs, p)
+		} else {
+			entries = append(entries, p)
+		}
+		return nil
+	})
+	for _, p := range entries {
+		if err := t.Remove(p); err != nil {
+			return 0, err
+		}
+	}
+	return len(entries), removeEmptyDirs(t, dirs)
 }

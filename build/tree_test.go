@@ -92,7 +92,7 @@ func TestOverlayOwnershipExcludes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := ResolveUser("", false, nil)
-	stripped := normalizeOwnership(tr, r)
+	stripped := normalizeOwnership(tr, r, false)
 	if !reflect.DeepEqual(stripped, []string{"/usr/sbin/capped"}) {
 		t.Errorf("stripped capabilities of %v", stripped)
 	}

@@ -52,7 +52,7 @@ func (r Relation) String() string {
 		return r.Name
 	}
 	evr := r.EVR
-	if evr.Version != "" && strings.TrimLeft(evr.Epoch, "0") == "" {
+	if evr.Version != "" && !strings.Contains(evr.Version, ":") && strings.TrimLeft(evr.Epoch, "0") == "" {
 		evr.Epoch = ""
 	}
 	return r.Name + " " + r.Flags.String() + " " + evr.String()
@@ -73,11 +73,11 @@ func ParseRelation(s string) (Relation, error) {
 	case 3:
 		flag, err := ParseFlag(f[1])
 		if err != nil || flag == Any || !isOperator(f[1]) {
-			return Relation{}, fmt.Errorf("relation %q: bad operator %q", s, f[1])
+			return Relation{}, fmt.Errorf("relation %s: bad operator %s", quoteClipped(s), quoteClipped(f[1]))
 		}
 		return Relation{Name: f[0], Flags: flag, EVR: ParseEVR(f[2])}, nil
 	}
-	return Relation{}, fmt.Errorf("relation %q: want \"name\" or \"name OP version\"", s)
+	return Relation{}, fmt.Errorf("relation %s: want \"name\" or \"name OP version\"", quoteClipped(s))
 }
 
 // Matches reports whether the provide satisfies the requirement r: the names

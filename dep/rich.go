@@ -2,6 +2,7 @@ package dep
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -60,6 +61,11 @@ type Expr struct {
 // input is rejected rather than risking unbounded recursion on hostile data.
 const MaxRichDepth = 64
 
+// MaxRichOperands bounds the operands (atoms and nested expressions) of one
+// rich dependency. Real ones have a handful; a hostile repository could
+// otherwise make one dependency cost hundreds of megabytes of nodes.
+const MaxRichOperands = 4096
+
 // SyntaxError is the error ParseRich returns for malformed input.
 type SyntaxError struct {
 	Input  string // the whole dependency string
@@ -68,7 +74,19 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("rich dependency %q: %s at offset %d", e.Input, e.Msg, e.Offset)
+	return fmt.Sprintf("rich dependency %s: %s at offset %d", quoteClipped(e.Input), e.Msg, e.Offset)
+}
+
+// maxQuoted bounds what an error message quotes of its input: a hostile
+// repository can put megabytes in one dependency, and an error is one line.
+const maxQuoted = 120
+
+// quoteClipped quotes s, or its start and its length when it is long.
+func quoteClipped(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:maxQuoted-20], len(s))
 }
 
 // ParseRich parses a boolean dependency such as
@@ -86,14 +104,15 @@ func ParseRich(s string) (Expr, error) {
 	}
 	p.skipSpace()
 	if p.i != len(p.s) {
-		return Expr{}, p.errorf("trailing text %q", p.s[p.i:])
+		return Expr{}, p.errorf("trailing text %s", quoteClipped(p.s[p.i:]))
 	}
 	return e, nil
 }
 
 type richParser struct {
-	s string
-	i int
+	s        string
+	i        int
+	operands int
 }
 
 func (p *richParser) errorf(format string, args ...any) error {
@@ -175,7 +194,7 @@ func (p *richParser) expr(depth int) (Expr, error) {
 			elsed = true
 		case !ok:
 			p.i = at
-			return Expr{}, p.errorf("expected an operator or ')', found %q", w)
+			return Expr{}, p.errorf("expected an operator or ')', found %s", quoteClipped(w))
 		case op == OpAtom:
 			op = next
 		case next != op:
@@ -204,6 +223,9 @@ func parseOp(w string) (Op, bool) {
 
 // operand parses a nested expression or an atom "name [OP evr]".
 func (p *richParser) operand(depth int) (Expr, error) {
+	if p.operands++; p.operands > MaxRichOperands {
+		return Expr{}, p.errorf("more than %d operands", MaxRichOperands)
+	}
 	if p.i < len(p.s) && p.s[p.i] == '(' {
 		return p.expr(depth + 1)
 	}
@@ -214,11 +236,11 @@ func (p *richParser) operand(depth int) (Expr, error) {
 	}
 	if _, isOp := parseOp(name); isOp || name == "else" {
 		p.i = at
-		return Expr{}, p.errorf("missing dependency name before %q", name)
+		return Expr{}, p.errorf("missing dependency name before %s", quoteClipped(name))
 	}
 	if !balanced(name) {
 		p.i = at
-		return Expr{}, p.errorf("unbalanced '(' in %q", name)
+		return Expr{}, p.errorf("unbalanced '(' in %s", quoteClipped(name))
 	}
 	r := Relation{Name: name}
 	save := p.i
@@ -230,17 +252,17 @@ func (p *richParser) operand(depth int) (Expr, error) {
 			v := p.word()
 			if v == "" {
 				p.i = opAt
-				return Expr{}, p.errorf("missing version after %q", w)
+				return Expr{}, p.errorf("missing version after %s", quoteClipped(w))
 			}
 			if !balanced(v) {
 				p.i = opAt
-				return Expr{}, p.errorf("unbalanced '(' in %q", v)
+				return Expr{}, p.errorf("unbalanced '(' in %s", quoteClipped(v))
 			}
 			r.Flags, r.EVR = f, ParseEVR(v)
 			if r.EVR.IsZero() || ParseEVR(r.EVR.String()) != r.EVR {
 				// Empty, or ambiguous like "1--": not a version rpm writes.
 				p.i = opAt
-				return Expr{}, p.errorf("malformed version %q", v)
+				return Expr{}, p.errorf("malformed version %s", quoteClipped(v))
 			}
 			return Expr{Op: OpAtom, Atom: r}, nil
 		}

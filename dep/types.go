@@ -1,6 +1,8 @@
 // Package dep is the RPM dependency vocabulary shared by repo and solver: EVR
 // values and their comparison (rpmvercmp, with ~ and ^), versioned relations
-// (name, sense flags, EVR) and rich (boolean) dependency expressions.
+// (name, sense flags, EVR) and their range matching (rpmdsCompare), rich
+// (boolean) dependency expressions, and the architecture names and
+// compatibility rules of rpm.
 //
 // It is a leaf package: pure functions and value types, no I/O.
 package dep

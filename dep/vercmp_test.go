@@ -218,3 +218,67 @@ func FuzzVercmp(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVercmpOrder checks that Vercmp and CompareEVR are total orders on
+// arbitrary strings: reflexive, antisymmetric and transitive (for every
+// permutation of three values, a <= b and b <= c imply a <= c, and equality
+// is transitive too). The solver sorts candidates with them; a
+// non-transitive order would make the choice depend on the input order.
+func FuzzVercmpOrder(f *testing.F) {
+	for _, s := range [][3]string{
+		{"1.0", "1.0~rc1", "1.0^git1"}, {"1.0^", "1.0.", "1.0"}, {"5.5p1", "5.5p10", "5.5p2"},
+		{"", "0", "~"}, {"1.a", "1a", "1.1"}, {"00012", "12", "12.0"}, {"a1b2", "a1b2c", "a1b2~"},
+		{"1:2-3", "2-3", "0:2-3.el9"}, {"1.1.α", "1.1.β", "1.1"}, {"^", "~", "."},
+		{"2.36-9.el9", "2.36-9.el9_2", "2.36-10.el9"}, {"R16B", "0", "1"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	// The rows of rpm's own rpmvercmp table, when the test bed is present.
+	if b, err := os.ReadFile(filepath.Join(vectors, "vercmp/rpm-upstream-rpmvercmp.tsv")); err == nil {
+		var vs []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if r := strings.Split(line, "\t"); len(r) > 2 && !strings.HasPrefix(line, "#") {
+				vs = append(vs, r[0], r[1])
+			}
+		}
+		for i := 0; i+2 < len(vs); i += 3 {
+			f.Add(vs[i], vs[i+1], vs[i+2])
+		}
+	}
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		checkOrder(t, "Vercmp", Vercmp, a, b, c)
+		cmpEVR := func(x, y string) int { return CompareEVR(ParseEVR(x), ParseEVR(y)) }
+		checkOrder(t, "CompareEVR", cmpEVR, a, b, c)
+	})
+}
+
+// checkOrder checks that cmp is a total order on {a, b, c}.
+func checkOrder(t *testing.T, name string, cmp func(x, y string) int, a, b, c string) {
+	t.Helper()
+	vs := [3]string{a, b, c}
+	var r [3][3]int
+	for i, x := range vs {
+		for j, y := range vs {
+			r[i][j] = cmp(x, y)
+			if r[i][j] < -1 || r[i][j] > 1 {
+				t.Fatalf("%s(%q, %q) = %d", name, x, y, r[i][j])
+			}
+		}
+		if r[i][i] != 0 {
+			t.Fatalf("%s(%q, %q) = %d, not 0", name, x, x, r[i][i])
+		}
+	}
+	for i := range vs {
+		for j := range vs {
+			if r[i][j] != -r[j][i] {
+				t.Fatalf("%s(%q, %q) = %d but %s(%q, %q) = %d", name, vs[i], vs[j], r[i][j], name, vs[j], vs[i], r[j][i])
+			}
+			for k := range vs {
+				if r[i][j] <= 0 && r[j][k] <= 0 && r[i][k] > 0 {
+					t.Fatalf("not transitive: %s(%q, %q) = %d, %s(%q, %q) = %d, but %s(%q, %q) = %d",
+						name, vs[i], vs[j], r[i][j], name, vs[j], vs[k], r[j][k], name, vs[i], vs[k], r[i][k])
+				}
+			}
+		}
+	}
+}

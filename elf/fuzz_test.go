@@ -2,6 +2,7 @@ package elf
 
 import (
 	delf "debug/elf"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -25,6 +26,16 @@ func FuzzClosure(f *testing.F) {
 		{Extra: []elftest.Dyn{{Tag: delf.DT_NEEDED, Val: 1 << 33}, {Tag: delf.DT_RUNPATH, Val: 3}}},
 		{Type: delf.ET_EXEC, Static: true, Interp: "/usr/bin/fuzz"},
 	}
+	// More DT_NEEDED entries than an object may have, and two that need
+	// each other (with the fuzzed library needing itself, a loop).
+	var many []string
+	for i := range maxNeeded + 8 {
+		many = append(many, fmt.Sprintf("lib%d.so", i))
+	}
+	seeds = append(seeds,
+		elftest.Spec{Needed: many},
+		elftest.Spec{Needed: []string{"libfuzz.so", "libc.so.6"}, Soname: "libfuzz.so", RunPath: "$ORIGIN:$ORIGIN/.."},
+	)
 	for _, s := range seeds {
 		f.Add(elftest.Build(s), "include ld.so.conf.d/*.conf\n/opt/lib\n")
 	}

@@ -171,18 +171,45 @@ func TestHTTPLoadOpenCache(t *testing.T) {
 			primPath = p
 		}
 	}
+	// Within metadata_expire (dnf's default 48 hours) a second load asks
+	// the server nothing.
+	if _, err := Load(ctx, src, opt); err != nil {
+		t.Fatal(err)
+	}
+	if n := ts.count("/repodata/repomd.xml"); n != 1 {
+		t.Errorf("repomd.xml requested %d times within metadata_expire, want 1", n)
+	}
+	// After it, repomd.xml is revalidated and primary comes from the
+	// cache; so it is with Refresh (dnf --refresh).
+	later := time.Now().Add(DefaultMetadataExpire + time.Hour)
+	opt.Now = func() time.Time { return later }
 	if _, err := Load(ctx, src, opt); err != nil {
 		t.Fatal(err)
 	}
 	if n := ts.count("/repodata/repomd.xml"); n != 2 {
-		t.Errorf("repomd.xml requested %d times, want 2", n)
+		t.Errorf("repomd.xml requested %d times after metadata_expire, want 2", n)
+	}
+	if _, err := Load(ctx, src, opt); err != nil {
+		t.Fatal(err)
+	}
+	if n := ts.count("/repodata/repomd.xml"); n != 2 {
+		t.Errorf("repomd.xml requested %d times, want 2 (revalidated just before)", n)
+	}
+	ropt := opt
+	ropt.Refresh = true
+	if _, err := Load(ctx, src, ropt); err != nil {
+		t.Fatal(err)
+	}
+	if n := ts.count("/repodata/repomd.xml"); n != 3 {
+		t.Errorf("repomd.xml requested %d times with Refresh, want 3", n)
 	}
 	if n := ts.count(primPath); n != 1 {
 		t.Errorf("primary downloaded %d times, want once", n)
 	}
 
-	// With the server unreachable, the cached metadata still loads, with
-	// a warning.
+	// With the server unreachable, expired cached metadata still loads,
+	// with a warning.
+	later = later.Add(DefaultMetadataExpire + time.Hour)
 	ts.set(func(ts *testServer) { ts.down = true })
 	r3, err := Load(ctx, src, opt)
 	noLeak(t, err)
@@ -277,7 +304,8 @@ func TestHTTPFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := r.Packages[0]
-		ts.set(func(ts *testServer) { ts.replace["/"+p.Location] = []byte("evil bytes!!") })
+		// As long as the real file, so that only the checksum can tell.
+		ts.set(func(ts *testServer) { ts.replace["/"+p.Location] = []byte(strings.Repeat("!", int(p.Size))) })
 		_, err = (&Index{Repos: []*Repo{r}}).Open(ctx, p)
 		noLeak(t, err)
 		var ce *ChecksumError
@@ -371,7 +399,7 @@ func TestHTTPFailures(t *testing.T) {
 		// Over HTTP, with a query string as mirrormanager URLs have.
 		writeFile(t, filepath.Join(dir, "metalink"), []byte(ml(hex.EncodeToString(sum[:]))))
 		defer os.Remove(filepath.Join(dir, "metalink"))
-		if _, err := Load(ctx, Source{ID: "x", Metalink: ts.authURL("/metalink?repo=fedora-$releasever&arch=x86_64")}, opt); err != nil {
+		if _, err := Load(ctx, Source{ID: "x", Metalink: ts.authURL("/metalink?repo=fedora-40&arch=x86_64")}, opt); err != nil {
 			t.Fatal(err)
 		}
 		_, err = Load(ctx, Source{ID: "x", Metalink: "file://" + filepath.Join(mlDir, "bad.xml")}, opt)

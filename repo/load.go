@@ -38,8 +38,29 @@ type Options struct {
 	// 0 means DefaultMaxMetadataSize.
 	MaxMetadataSize int64
 
+	// Offline forbids the network: remote metadata, keys and packages
+	// come from CacheDir only, whatever their age, and a file missing
+	// there is an *OfflineError naming it. Local repositories still work.
+	Offline bool
+	// Refresh treats cached metadata as expired (dnf --refresh): repomd.xml
+	// is revalidated with the server even within metadata_expire.
+	Refresh bool
+	// Now is the clock: metadata_expire and the validity of signing keys
+	// are judged at Now(). nil means time.Now.
+	Now func() time.Time
+	// Timeout fails (and retries) a request that receives nothing for
+	// this long, unless the source sets its own; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// MaxPerHost bounds concurrent downloads from one host; 0 means
+	// DefaultMaxPerHost.
+	MaxPerHost int
+	// Progress receives download progress; nil reports nothing.
+	Progress Progress
+
 	// retryDelay overrides the first backoff between HTTP attempts (tests).
 	retryDelay time.Duration
+	// hosts is the per-host limit shared by the repositories of a LoadAll.
+	hosts *hostLimiter
 }
 
 // Repo is a loaded repository: its source, its binary packages in
@@ -54,9 +75,13 @@ type Repo struct {
 	// URL without credentials).
 	BaseURL string
 
-	fetch     *fetcher
-	bases     []base // the base used first, then the other candidates
-	filelists *mdFile
+	fetch *fetcher
+	bases []base // the base used first, then the other candidates
+	keys  *keyring
+	// metaCached says repomd.xml came from the cache without the server
+	// confirming it (within metadata_expire, or offline).
+	metaCached bool
+	filelists  *mdFile
 	// rpmDir marks a directory of .rpm files without repodata: its
 	// packages carry complete file lists already.
 	rpmDir bool
@@ -85,12 +110,23 @@ func load(ctx context.Context, src Source, opt Options) (*Repo, error) {
 	if src.ID == "" {
 		return nil, errors.New("no repository ID")
 	}
+	if err := checkVars(src); err != nil {
+		return nil, err
+	}
 	f, err := newFetcher(src, opt)
 	if err != nil {
 		return nil, err
 	}
-	if src.RepoGPGCheck {
-		f.warn(fmt.Sprintf("repo %s: repo_gpgcheck is not implemented yet: repomd.xml's signature is NOT checked", src.ID))
+	var keys *keyring
+	switch {
+	case (src.GPGCheck || src.RepoGPGCheck) && len(src.GPGKeys) > 0:
+		if keys, err = f.loadKeys(ctx); err != nil {
+			return nil, err
+		}
+	case src.RepoGPGCheck:
+		return nil, errors.New("repo_gpgcheck is on but no gpgkey is set to check repomd.xml's signature with: add gpgkey= or turn repo_gpgcheck off")
+	case src.GPGCheck:
+		return nil, errors.New("gpgcheck is on but no gpgkey is set to check the packages' signatures with: add gpgkey= or turn gpgcheck off")
 	}
 	var bases []base
 	for _, s := range src.BaseURLs {
@@ -132,7 +168,7 @@ func load(ctx context.Context, src Source, opt Options) (*Repo, error) {
 		return nil, errors.New("no baseurl, mirrorlist or metalink")
 	}
 	for i, b := range bases {
-		r, err := loadFrom(ctx, f, b, ml)
+		r, err := loadFrom(ctx, f, b, ml, keys)
 		if err == nil {
 			// Packages may come from any mirror: they are verified.
 			r.bases = append([]base{b}, append(slices.Clone(bases[:i]), bases[i+1:]...)...)
@@ -150,8 +186,8 @@ func load(ctx context.Context, src Source, opt Options) (*Repo, error) {
 }
 
 // loadFrom reads repomd.xml and primary.xml from one base.
-func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink) (*Repo, error) {
-	data, err := f.readRepomd(ctx, b)
+func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink, keys *keyring) (*Repo, error) {
+	data, cached, err := f.readMeta(ctx, b, repomdRel, repomdRel, false)
 	if err != nil {
 		var nf *NotFoundError
 		if b.isLocal() && errors.As(err, &nf) {
@@ -160,17 +196,39 @@ func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink) (*Repo, err
 				return nil, derr
 			}
 			if r != nil {
+				r.keys = keys
 				return r, nil
 			}
 		}
 		return nil, err
 	}
-	shown := b.shown + "repodata/repomd.xml"
+	shown := b.shown + repomdRel
 	if b.isLocal() {
 		shown = filepath.Join(b.local, "repodata", "repomd.xml")
 	}
-	if ml != nil {
-		if err := ml.verify(data, "repodata/repomd.xml", shown); err != nil {
+	// repomd.xml is trusted only once the metalink's hashes and its
+	// signature agree with it.
+	verify := func(data []byte, force bool) error {
+		if ml != nil {
+			if err := ml.verify(data, repomdRel, shown); err != nil {
+				return err
+			}
+		}
+		if f.src.RepoGPGCheck {
+			return f.verifyRepomd(ctx, keys, b, data, force)
+		}
+		return nil
+	}
+	if err := verify(data, false); err != nil {
+		if !cached || b.isLocal() || f.offline {
+			return nil, err
+		}
+		// The cached copies may predate the metalink or the signature
+		// the server has now: ask the server before giving up.
+		if data, _, err = f.readMeta(ctx, b, repomdRel, repomdRel, true); err != nil {
+			return nil, err
+		}
+		if err := verify(data, true); err != nil {
 			return nil, err
 		}
 	}
@@ -185,7 +243,7 @@ func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink) (*Repo, err
 	if err := prim.checkUsable(shown); err != nil {
 		return nil, err
 	}
-	r := &Repo{Source: f.src, Revision: md.Revision, BaseURL: b.shown, fetch: f, bases: []base{b}}
+	r := &Repo{Source: f.src, Revision: md.Revision, BaseURL: b.shown, fetch: f, bases: []base{b}, keys: keys, metaCached: cached}
 	if b.isLocal() {
 		r.BaseURL = b.local
 	}
@@ -195,16 +253,46 @@ func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink) (*Repo, err
 		}
 		r.filelists = &fl
 	}
+	if err := r.readPrimary(ctx, prim); err != nil {
+		return nil, err
+	}
+	r.Packages = filterPackages(r.Packages, f.src)
+	setPriority(r.Packages, f.src)
+	return r, nil
+}
+
+// readPrimary sets r.Packages from the package index cached for prim's
+// checksum (index_cache.go), or else from primary.xml, caching the result.
+func (r *Repo) readPrimary(ctx context.Context, prim mdFile) error {
+	f := r.fetch
+	pkgs, ok, err := readIndex(f.cacheDir, prim.Checksum, f.src.ID)
+	if err != nil {
+		f.warn(fmt.Sprintf("repo %s: ignoring the cached package index: %v", f.src.ID, err))
+	}
+	if ok {
+		r.Packages = pkgs
+		return nil
+	}
 	err = r.readMetadata(ctx, prim, func(rd io.Reader, name string) error {
 		pkgs, err := parsePrimary(rd, name, f.src.ID)
 		r.Packages = pkgs
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r.Packages = filterPackages(r.Packages, f.src)
-	return r, nil
+	if err := writeIndex(f.cacheDir, prim.Checksum, r.Packages); err != nil {
+		f.warn(fmt.Sprintf("repo %s: caching the package index: %v", f.src.ID, err))
+	}
+	return nil
+}
+
+// setPriority stamps the repository's priority and cost on its packages.
+func setPriority(pkgs []*Package, src Source) {
+	prio, cost := src.EffectivePriority(), src.EffectiveCost()
+	for _, p := range pkgs {
+		p.Priority, p.Cost = prio, cost
+	}
 }
 
 // readMetadata opens a verified metadata file, decompresses it within the
@@ -239,7 +327,7 @@ func (f *fetcher) metalink(ctx context.Context, u string) (*metalink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metalink: %w", err)
 	}
-	data, err := f.readSmall(ctx, b, rel, "metalink")
+	data, _, err := f.readMeta(ctx, b, rel, "metalink", false)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +339,7 @@ func (f *fetcher) mirrorlist(ctx context.Context, u string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mirrorlist: %w", err)
 	}
-	data, err := f.readSmall(ctx, b, rel, "mirrorlist")
+	data, _, err := f.readMeta(ctx, b, rel, "mirrorlist", false)
 	if err != nil {
 		return nil, err
 	}
@@ -387,8 +475,24 @@ func (r *Repo) open(ctx context.Context, p *Package) (io.ReadCloser, error) {
 	if len(bases) == 0 {
 		return nil, fmt.Errorf("repo %s: not loaded with Load", r.Source.ID)
 	}
-	rc, err := r.fetch.openVerified(ctx, bases, blob{rel: p.Location, want: p.Checksum, size: p.Size, what: p.NEVRA()})
+	bl := blob{rel: p.Location, want: p.Checksum, size: p.Size, what: p.NEVRA()}
+	if r.Source.GPGCheck && r.keys != nil {
+		bl.check = r.keys.checkRPM
+	}
+	rc, err := r.fetch.openVerified(ctx, bases, bl)
 	if err != nil {
+		var ce *checkError
+		if errors.As(err, &ce) {
+			se := &SignatureError{File: p.NEVRA(), Repo: r.Source.ID, Keys: r.keys.ids, Err: ce.err}
+			if !bases[0].isLocal() {
+				se.URL = bases[0].url + p.Location
+			}
+			return nil, se
+		}
+		var nf *NotFoundError
+		if errors.As(err, &nf) && r.metaCached {
+			return nil, fmt.Errorf("repo %s: %w (the repository's metadata came from the cache and may be older than the server's: refresh it, e.g. smith --refresh)", r.Source.ID, err)
+		}
 		return nil, fmt.Errorf("repo %s: %w", r.Source.ID, err)
 	}
 	return rc, nil
@@ -430,6 +534,7 @@ func loadRPMDir(f *fetcher, b base) (*Repo, error) {
 		r.Packages = append(r.Packages, pkg)
 	}
 	r.Packages = filterPackages(r.Packages, f.src)
+	setPriority(r.Packages, f.src)
 	f.warn(fmt.Sprintf("repo %s: %s has no repodata/; read %d package headers directly (run createrepo_c on it to make loading fast)", f.src.ID, b.local, len(r.Packages)))
 	return r, nil
 }
@@ -443,6 +548,9 @@ func LoadAll(ctx context.Context, srcs []Source, opt Options) ([]*Repo, error) {
 		err error
 	}
 	results := make([]result, len(srcs))
+	if opt.hosts == nil {
+		opt.hosts = newHostLimiter(opt.MaxPerHost)
+	}
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
 	for i, s := range srcs {

@@ -66,6 +66,8 @@ func wantFixturePackages() []Package {
 		Checksum:    Checksum{"sha256", "296ed7a0eb402f2ead1e61164b004148a25c52c1df4d5dcfec8419307fcdebbc"},
 		Size:        20,
 		Repo:        "fx",
+		Priority:    DefaultPriority,
+		Cost:        DefaultCost,
 	}, {
 		Name: "tzdata", EVR: dep.EVR{Epoch: "1", Version: "2024a", Release: "1"}, Arch: "noarch",
 		Provides: []dep.Relation{{Name: "tzdata", Flags: dep.EQ, EVR: dep.EVR{Epoch: "1", Version: "2024a", Release: "1"}}},
@@ -73,11 +75,15 @@ func wantFixturePackages() []Package {
 		Checksum: Checksum{"sha1", "99c94427072578215c4c9c948989e2d838e2eec3"},
 		Size:     21,
 		Repo:     "fx",
+		Priority: DefaultPriority,
+		Cost:     DefaultCost,
 	}, {
 		Name: "empty", EVR: dep.EVR{Version: "1", Release: "0"}, Arch: "noarch",
 		Location: "Packages/e/empty-1-0.noarch.rpm",
 		Checksum: Checksum{"sha512", "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"},
 		Repo:     "fx",
+		Priority: DefaultPriority,
+		Cost:     DefaultCost,
 	}}
 }
 

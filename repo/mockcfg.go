@@ -22,8 +22,9 @@ import (
 // basearch and arch when vars lacks them. include('file') with one string
 // literal is followed (relative paths from the directory of filename, as
 // mock resolves them from its config directory); any other include form is
-// ignored without error, as is every other Python statement.
-func ParseMockConfig(r io.Reader, filename string, vars map[string]string) ([]Source, error) {
+// ignored without error, as is every other Python statement. setopts are
+// applied as ParseRepoFile applies them.
+func ParseMockConfig(r io.Reader, filename string, vars map[string]string, setopts ...Setopt) ([]Source, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filename, err)
@@ -52,7 +53,7 @@ func ParseMockConfig(r io.Reader, filename string, vars map[string]string) ([]So
 	}
 	vars = withDerivedVars(m.vars(vars))
 	conf = expandJinja(conf, m.opts)
-	srcs, err := ParseRepoFile(strings.NewReader(conf), fmt.Sprintf("%s (config_opts['%s'])", filename, key), vars)
+	srcs, err := ParseRepoFile(strings.NewReader(conf), fmt.Sprintf("%s (config_opts['%s'])", filename, key), vars, setopts...)
 	if err != nil {
 		return nil, err
 	}

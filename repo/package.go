@@ -39,6 +39,14 @@ type Package struct {
 	// Repo is the ID of the repository the package comes from
 	// ("@commandline" for a local .rpm file given directly).
 	Repo string
+	// Priority and Cost are those of the package's repository
+	// (Source.EffectivePriority and EffectiveCost): between candidates for
+	// the same job or dependency, dnf takes those of the best (lowest)
+	// priority first, whatever their versions, and between identical
+	// packages the one from the cheapest repository. Both are 0 for a
+	// package that comes from no repository (a local .rpm file).
+	Priority int
+	Cost     int
 }
 
 // NEVRA formats the package as name-[epoch:]version-release.arch, the epoch

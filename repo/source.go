@@ -69,8 +69,12 @@ type Source struct {
 	// it cannot be loaded.
 	SkipIfUnavailable bool
 	// MetadataExpire is how long cached metadata may be used without
-	// asking the server: 0 means not set, negative means never expires.
+	// asking the server: 0 means not set (DefaultMetadataExpire, dnf's 48
+	// hours), negative means never expires.
 	MetadataExpire time.Duration
+	// Timeout is dnf's timeout option: a request fails (and is retried)
+	// when no byte arrives for this long; 0 means Options.Timeout.
+	Timeout time.Duration
 
 	// Origin says where the source was defined ("file.repo:12"), for
 	// messages.
@@ -112,7 +116,13 @@ const maxConfigSize = 16 << 20
 // sets (gpgcheck, repo_gpgcheck, sslverify, skip_if_unavailable,
 // metadata_expire, excludepkgs, includepkgs, proxy, sslcacert) become the
 // defaults of the sections in the same file, as in dnf.conf.
-func ParseRepoFile(r io.Reader, filename string, vars map[string]string) ([]Source, error) {
+//
+// setopts are dnf's --setopt options: those without a repository (main
+// ones) override the file's [main] and are overridden by a section's own
+// settings; those for a repository (or a glob matching its ID) override
+// the section. Disabled repositories are returned too (Enabled false), so
+// that a setopt can enable them.
+func ParseRepoFile(r io.Reader, filename string, vars map[string]string, setopts ...Setopt) ([]Source, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filename, err)
@@ -148,7 +158,13 @@ func ParseRepoFile(r io.Reader, filename string, vars map[string]string) ([]Sour
 		src.IncludePkgs = append([]string(nil), main.IncludePkgs...)
 		src.ID = sec.name
 		src.Origin = fmt.Sprintf("%s:%d", filename, sec.line)
+		if err := applySetopts(&src, setopts, vars, true); err != nil {
+			return nil, err
+		}
 		if err := applyOptions(&src, sec, filename, vars, false); err != nil {
+			return nil, err
+		}
+		if err := applySetopts(&src, setopts, vars, false); err != nil {
 			return nil, err
 		}
 		if src.Name == "" {
@@ -239,74 +255,93 @@ func checkRepoID(id string) error {
 // ignored: dnf has dozens that do not concern smith.
 func applyOptions(src *Source, sec iniSection, filename string, vars map[string]string, main bool) error {
 	for _, kv := range sec.keys {
-		v := expandVars(kv.value, vars)
-		wrap := func(err error) error {
+		if err := applyOption(src, kv.key, expandVars(kv.value, vars), main); err != nil {
 			return fmt.Errorf("%s:%d: [%s] %s: %w", filename, kv.line, sec.name, kv.key, err)
-		}
-		var err error
-		switch kv.key {
-		case "name":
-			if !main {
-				src.Name = strings.Join(strings.Fields(v), " ")
-			}
-		case "baseurl":
-			if !main {
-				src.BaseURLs = splitList(v)
-			}
-		case "mirrorlist":
-			if !main {
-				src.Mirrorlist = strings.TrimSpace(v)
-			}
-		case "metalink":
-			if !main {
-				src.Metalink = strings.TrimSpace(v)
-			}
-		case "enabled":
-			if !main {
-				src.Enabled, err = parseBool(v)
-			}
-		case "gpgcheck":
-			src.GPGCheck, err = parseBool(v)
-		case "repo_gpgcheck":
-			src.RepoGPGCheck, err = parseBool(v)
-		case "gpgkey":
-			if !main {
-				src.GPGKeys = splitList(v)
-			}
-		case "sslverify":
-			var verify bool
-			verify, err = parseBool(v)
-			src.InsecureSkipVerify = !verify
-		case "sslcacert":
-			src.SSLCACert = strings.TrimSpace(v)
-		case "sslclientcert":
-			src.SSLClientCert = strings.TrimSpace(v)
-		case "sslclientkey":
-			src.SSLClientKey = strings.TrimSpace(v)
-		case "proxy":
-			src.Proxy = strings.TrimSpace(v)
-		case "username":
-			src.Username = strings.TrimSpace(v)
-		case "password":
-			src.Password = strings.TrimSpace(v)
-		case "priority":
-			src.Priority, err = parseIntOpt(v, 1, 1<<31-1)
-		case "cost":
-			src.Cost, err = parseIntOpt(v, 0, 1<<31-1)
-		case "excludepkgs", "exclude":
-			src.ExcludePkgs = append(src.ExcludePkgs, splitList(v)...)
-		case "includepkgs":
-			src.IncludePkgs = append(src.IncludePkgs, splitList(v)...)
-		case "skip_if_unavailable":
-			src.SkipIfUnavailable, err = parseBool(v)
-		case "metadata_expire":
-			src.MetadataExpire, err = parseExpire(v)
-		}
-		if err != nil {
-			return wrap(err)
 		}
 	}
 	return nil
+}
+
+// repoOnlyOptions are the options that only a repository section may set
+// (dnf ignores them in [main]).
+var repoOnlyOptions = map[string]bool{
+	"name": true, "baseurl": true, "mirrorlist": true, "metalink": true, "enabled": true, "gpgkey": true,
+}
+
+// knownOptions are the options applyOption understands.
+var knownOptions = map[string]bool{
+	"name": true, "baseurl": true, "mirrorlist": true, "metalink": true, "enabled": true,
+	"gpgcheck": true, "repo_gpgcheck": true, "gpgkey": true, "sslverify": true, "sslcacert": true,
+	"sslclientcert": true, "sslclientkey": true, "proxy": true, "username": true, "password": true,
+	"priority": true, "cost": true, "excludepkgs": true, "exclude": true, "includepkgs": true,
+	"skip_if_unavailable": true, "metadata_expire": true, "timeout": true,
+}
+
+// applyOption sets one option (already expanded) on src; main says it comes
+// from [main], where the repository-only options are ignored.
+func applyOption(src *Source, key, v string, main bool) error {
+	if main && repoOnlyOptions[key] {
+		return nil
+	}
+	var err error
+	switch key {
+	case "name":
+		src.Name = strings.Join(strings.Fields(v), " ")
+	case "baseurl":
+		src.BaseURLs = splitList(v)
+	case "mirrorlist":
+		src.Mirrorlist = strings.TrimSpace(v)
+	case "metalink":
+		src.Metalink = strings.TrimSpace(v)
+	case "enabled":
+		src.Enabled, err = parseBool(v)
+	case "gpgcheck":
+		src.GPGCheck, err = parseBool(v)
+	case "repo_gpgcheck":
+		src.RepoGPGCheck, err = parseBool(v)
+	case "gpgkey":
+		src.GPGKeys = splitList(v)
+	case "sslverify":
+		var verify bool
+		verify, err = parseBool(v)
+		src.InsecureSkipVerify = !verify
+	case "sslcacert":
+		src.SSLCACert = strings.TrimSpace(v)
+	case "sslclientcert":
+		src.SSLClientCert = strings.TrimSpace(v)
+	case "sslclientkey":
+		src.SSLClientKey = strings.TrimSpace(v)
+	case "proxy":
+		src.Proxy = strings.TrimSpace(v)
+	case "username":
+		src.Username = strings.TrimSpace(v)
+	case "password":
+		src.Password = strings.TrimSpace(v)
+	case "priority":
+		src.Priority, err = parseIntOpt(v, 1, 1<<31-1)
+	case "cost":
+		src.Cost, err = parseIntOpt(v, 0, 1<<31-1)
+	case "excludepkgs", "exclude":
+		src.ExcludePkgs = append(src.ExcludePkgs, splitList(v)...)
+	case "includepkgs":
+		src.IncludePkgs = append(src.IncludePkgs, splitList(v)...)
+	case "skip_if_unavailable":
+		src.SkipIfUnavailable, err = parseBool(v)
+	case "metadata_expire":
+		src.MetadataExpire, err = parseExpire(v)
+	case "timeout":
+		src.Timeout, err = parseTimeout(v)
+	}
+	return err
+}
+
+// parseTimeout reads dnf's timeout option: seconds (fractions allowed).
+func parseTimeout(v string) (time.Duration, error) {
+	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || n <= 0 || n > 24*3600 {
+		return 0, fmt.Errorf("invalid timeout %q (want a number of seconds)", v)
+	}
+	return time.Duration(n * float64(time.Second)), nil
 }
 
 // splitList splits a list option on white space and commas, as dnf does.
@@ -375,6 +410,14 @@ func withDerivedVars(vars map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// ExpandVars substitutes dnf variables in s as a .repo file's values are:
+// $name, ${name}, ${name:-default} and ${name:+alternate}; unknown names
+// are left as written. releasever_major and releasever_minor are derived
+// from releasever.
+func ExpandVars(s string, vars map[string]string) string {
+	return expandVars(s, withDerivedVars(vars))
 }
 
 // expandVars substitutes $name, ${name}, ${name:-default} and

@@ -1,20 +1,21 @@
 package repo
 
 import (
+	"cmp"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -89,6 +90,13 @@ type fetcher struct {
 	// retryDelay is the first backoff between attempts; tests shorten it.
 	retryDelay time.Duration
 	attempts   int
+
+	offline  bool
+	refresh  bool
+	now      func() time.Time
+	timeout  time.Duration // no byte for this long fails a request
+	hosts    *hostLimiter
+	progress Progress
 }
 
 func newFetcher(src Source, opt Options) (*fetcher, error) {
@@ -100,6 +108,12 @@ func newFetcher(src Source, opt Options) (*fetcher, error) {
 		maxMeta:    opt.MaxMetadataSize,
 		retryDelay: opt.retryDelay,
 		attempts:   3,
+		offline:    opt.Offline,
+		refresh:    opt.Refresh,
+		now:        opt.Now,
+		timeout:    cmp.Or(src.Timeout, opt.Timeout, DefaultTimeout),
+		hosts:      opt.hosts,
+		progress:   opt.Progress,
 	}
 	if f.warn == nil {
 		f.warn = func(string) {}
@@ -110,13 +124,27 @@ func newFetcher(src Source, opt Options) (*fetcher, error) {
 	if f.retryDelay == 0 {
 		f.retryDelay = 500 * time.Millisecond
 	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	if f.hosts == nil {
+		f.hosts = newHostLimiter(opt.MaxPerHost)
+	}
 	if f.client == nil {
-		f.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		f.client = &http.Client{Transport: defaultTransport()}
 	}
 	if err := f.configureTLS(); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// defaultTransport is http.DefaultTransport with enough idle connections
+// per host for parallel downloads to keep theirs alive.
+func defaultTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	return tr
 }
 
 // configureTLS applies the repository's sslverify, sslcacert,
@@ -130,7 +158,7 @@ func (f *fetcher) configureTLS() error {
 	var tr *http.Transport
 	switch t := f.client.Transport.(type) {
 	case nil:
-		tr = http.DefaultTransport.(*http.Transport).Clone()
+		tr = defaultTransport()
 	case *http.Transport:
 		tr = t.Clone()
 	default:
@@ -234,12 +262,32 @@ func (f *fetcher) get(ctx context.Context, b base, rel string, what string, ifMo
 		}
 		return nil, lastErr
 	}
-	return nil, fmt.Errorf("%w (gave up after %d attempts)", lastErr, f.attempts)
+	return nil, &gaveUpError{err: lastErr, attempts: f.attempts}
 }
 
+// gaveUpError is a request that failed every attempt: not retried again by
+// the callers.
+type gaveUpError struct {
+	err      error
+	attempts int
+}
+
+func (e *gaveUpError) Error() string {
+	return fmt.Sprintf("%v (gave up after %d attempts)", e.err, e.attempts)
+}
+func (e *gaveUpError) Unwrap() error { return e.err }
+
 func (f *fetcher) do(ctx context.Context, b base, u string, ifModifiedSince time.Time) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	// Every request runs under a watchdog: no byte for f.timeout (while
+	// connecting, waiting for the headers or reading the body) cancels it
+	// with a timeout error, which is retried. A whole-request deadline
+	// would fail big files on slow links.
+	rctx, cancel := context.WithCancelCause(ctx)
+	wd := &watchdog{d: f.timeout, cancel: cancel, url: u}
+	wd.t = time.AfterFunc(f.timeout, wd.fire)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
 	if err != nil {
+		wd.stop()
 		return nil, fmt.Errorf("GET %s: %w", Redact(u), err)
 	}
 	switch {
@@ -259,11 +307,88 @@ func (f *fetcher) do(ctx context.Context, b base, u string, ifModifiedSince time
 	req.Header.Set("User-Agent", "smith")
 	resp, err := f.client.Do(req)
 	if err != nil {
+		wd.stop()
+		if se := wd.stalled(); se != nil && ctx.Err() == nil {
+			return nil, se
+		}
 		// The request URL has no userinfo, so the error carries none.
 		return nil, err
 	}
+	wd.kick()
+	resp.Body = &watchedBody{rc: resp.Body, wd: wd}
 	return resp, nil
 }
+
+// watchdog cancels a request that makes no progress for d.
+type watchdog struct {
+	t      *time.Timer
+	d      time.Duration
+	cancel context.CancelCauseFunc
+	url    string
+	mu     sync.Mutex
+	fired  bool
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	w.fired = true
+	w.mu.Unlock()
+	w.cancel(&stallError{url: w.url, d: w.d})
+}
+
+func (w *watchdog) kick() { w.t.Reset(w.d) }
+
+func (w *watchdog) stop() {
+	w.t.Stop()
+	w.cancel(nil)
+}
+
+// stalled returns the timeout error when the watchdog fired.
+func (w *watchdog) stalled() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fired {
+		return &stallError{url: w.url, d: w.d}
+	}
+	return nil
+}
+
+// watchedBody kicks the watchdog on every read and turns the cancellation
+// it causes into a timeout error.
+type watchedBody struct {
+	rc io.ReadCloser
+	wd *watchdog
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.wd.kick()
+	}
+	if err != nil && err != io.EOF {
+		if se := b.wd.stalled(); se != nil {
+			return n, se
+		}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.wd.stop()
+	return b.rc.Close()
+}
+
+// stallError is a request that made no progress for the timeout.
+type stallError struct {
+	url string
+	d   time.Duration
+}
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("GET %s: no data for %v (timeout; set timeout= in the repository to wait longer)", Redact(e.url), e.d)
+}
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
 
 // retryable reports transient network failures.
 func retryable(err error) bool {
@@ -304,6 +429,14 @@ func (f *fetcher) readSmall(ctx context.Context, b base, rel, what string) ([]by
 		defer fh.Close()
 		return readLimited(fh, maxRepomdSize, p)
 	}
+	if f.offline {
+		return nil, &OfflineError{What: what, URL: b.url + rel}
+	}
+	release, err := f.hosts.acquire(ctx, b.url)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	resp, err := f.get(ctx, b, rel, what, time.Time{})
 	if err != nil {
 		return nil, err
@@ -319,63 +452,6 @@ func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {
 	}
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("%s: larger than %d bytes", Redact(name), limit)
-	}
-	return data, nil
-}
-
-// readRepomd gets repomd.xml from a base. Remote copies are cached by URL
-// with the server's Last-Modified as mtime, and revalidated with
-// If-Modified-Since; when the server cannot be reached the cached copy is
-// used with a warning.
-func (f *fetcher) readRepomd(ctx context.Context, b base) ([]byte, error) {
-	const rel = "repodata/repomd.xml"
-	if b.isLocal() || f.cacheDir == "" {
-		return f.readSmall(ctx, b, rel, rel)
-	}
-	sum := sha256.Sum256([]byte(b.url + rel))
-	cached := filepath.Join(f.cacheDir, "repomd", hex.EncodeToString(sum[:])+".xml")
-	var since time.Time
-	st, statErr := os.Stat(cached)
-	if statErr == nil {
-		since = st.ModTime()
-	}
-	resp, err := f.get(ctx, b, rel, rel, since)
-	if err != nil {
-		var nf *NotFoundError
-		if statErr == nil && !errors.As(err, &nf) && ctx.Err() == nil {
-			if data, rerr := os.ReadFile(cached); rerr == nil {
-				f.warn(fmt.Sprintf("repo %s: %v; using the cached repomd.xml of %s", f.src.ID, err, since.UTC().Format(time.RFC3339)))
-				return data, nil
-			}
-		}
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotModified {
-		data, err := os.ReadFile(cached)
-		if err == nil {
-			return data, nil
-		}
-		// The cached copy vanished under us: ask again, unconditionally.
-		resp.Body.Close()
-		if resp, err = f.get(ctx, b, rel, rel, time.Time{}); err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-	}
-	data, err := readLimited(resp.Body, maxRepomdSize, b.url+rel)
-	if err != nil {
-		return nil, err
-	}
-	// The server's Last-Modified becomes the file's mtime, for the next
-	// If-Modified-Since; without one, the write time serves.
-	var mtime time.Time
-	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		mtime = lm
-	}
-	if err := writeFileAtomic(cached, data, mtime); err != nil {
-		// A cache we cannot write only costs speed.
-		f.warn(fmt.Sprintf("repo %s: caching repomd.xml: %v", f.src.ID, err))
 	}
 	return data, nil
 }
@@ -410,7 +486,18 @@ type blob struct {
 	want Checksum // validated (type supported, hex of the right length)
 	size int64    // expected size, 0 when unknown
 	what string   // for messages: "repodata/…-primary.xml.gz" or a NEVRA
+	// check, when set, also vets the bytes (a package's signature): it
+	// reads them, to the end when they pass, in the same pass as the
+	// checksum. Its error is a *checkError.
+	check func(io.Reader) error
 }
+
+// checkError is a blob whose bytes match their checksum but fail
+// blob.check. Other mirrors have the same bytes, so it is not retried.
+type checkError struct{ err error }
+
+func (e *checkError) Error() string { return e.err.Error() }
+func (e *checkError) Unwrap() error { return e.err }
 
 // maxPackageSize bounds a download whose size the metadata does not give.
 const maxPackageSize = 64 << 30
@@ -428,6 +515,11 @@ func (f *fetcher) openVerified(ctx context.Context, bases []base, bl blob) (io.R
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var ce *checkError
+		var oe *OfflineError
+		if errors.As(err, &ce) || errors.As(err, &oe) {
+			return nil, err
 		}
 		errs = append(errs, err)
 	}
@@ -458,26 +550,67 @@ func (f *fetcher) openVerifiedFrom(ctx context.Context, b base, bl blob) (io.Rea
 		b, bl.rel = ab, ""
 	}
 	if f.cacheDir == "" {
+		if f.offline {
+			return nil, &OfflineError{What: bl.what, URL: b.url + bl.rel}
+		}
 		return f.downloadTemp(ctx, b, bl)
 	}
-	path := filepath.Join(f.cacheDir, "blobs", bl.want.Type, bl.want.Value)
-	if fh, err := os.Open(path); err == nil {
-		rc, verr := verifyOpen(fh, bl, path)
-		if verr == nil {
-			return rc, nil
+	path := f.blobPath(bl.want)
+	rc, err := openCached(path, bl)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) && !damaged(err, path) {
+		return rc, err
+	}
+	if f.offline {
+		if damaged(err, path) {
+			return nil, fmt.Errorf("offline: %w", err)
 		}
+		return nil, &OfflineError{What: bl.what, URL: b.url + bl.rel, Path: path}
+	}
+	// One download per blob, whatever the number of smith processes: the
+	// others wait for the lock and then find the file in the cache.
+	unlock, err := f.lock(ctx, "blob-"+bl.want.Type+"-"+bl.want.Value)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	rc, err = openCached(path, bl)
+	switch {
+	case err == nil:
+		return rc, nil
+	case damaged(err, path):
 		// A damaged cache entry: say so, drop it and download again.
-		f.warn(fmt.Sprintf("cache entry %s is damaged (%v); downloading it again", path, verr))
-		os.Remove(path)
+		f.warn(fmt.Sprintf("cache entry %s is damaged (%v); downloading it again", path, err))
+		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("cache: %w", rerr)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
 	if err := f.download(ctx, b, bl, path); err != nil {
 		return nil, err
 	}
+	return openCached(path, bl)
+}
+
+// blobPath is where the cache keeps a file with checksum c.
+func (f *fetcher) blobPath(c Checksum) string {
+	return filepath.Join(f.cacheDir, "blobs", c.Type, c.Value)
+}
+
+// openCached opens and verifies a cache entry.
+func openCached(path string, bl blob) (io.ReadCloser, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	return verifyOpen(fh, bl, path)
+}
+
+// damaged reports whether err says the cache entry at path does not match
+// its checksum (or cannot be read through).
+func damaged(err error, path string) bool {
+	var ce *ChecksumError
+	return errors.As(err, &ce) && ce.URL == path
 }
 
 // openLocalVerified hashes a local file through the descriptor it then
@@ -493,8 +626,9 @@ func openLocalVerified(p string, bl blob) (io.ReadCloser, error) {
 	return verifyOpen(fh, bl, p)
 }
 
-// verifyOpen hashes fh from the start, compares and rewinds; fh is closed
-// on error.
+// verifyOpen hashes fh from the start (running bl.check over the same
+// bytes), compares and rewinds; fh is closed on error. A checksum mismatch
+// wins over a failed check: it explains it.
 func verifyOpen(fh *os.File, bl blob, shown string) (io.ReadCloser, error) {
 	h, err := newHash(bl.want.Type)
 	if err != nil {
@@ -502,13 +636,21 @@ func verifyOpen(fh *os.File, bl blob, shown string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	hr := &hashReader{r: fh, h: h}
+	var checkErr error
+	if bl.check != nil {
+		checkErr = bl.check(hr)
+	}
 	if _, err := io.Copy(io.Discard, hr); err != nil {
 		fh.Close()
-		return nil, fmt.Errorf("reading %s: %w", shown, err)
+		return nil, &ChecksumError{File: bl.what, Expected: bl.want, Actual: Checksum{Type: bl.want.Type, Value: "unreadable: " + err.Error()}, URL: shown}
 	}
 	if got := hr.sum(bl.want.Type); got != bl.want {
 		fh.Close()
 		return nil, &ChecksumError{File: bl.what, Expected: bl.want, Actual: got, URL: shown}
+	}
+	if checkErr != nil {
+		fh.Close()
+		return nil, &checkError{checkErr}
 	}
 	if _, err := fh.Seek(0, io.SeekStart); err != nil {
 		fh.Close()
@@ -554,7 +696,7 @@ func (f *fetcher) download(ctx context.Context, b base, bl blob, path string) er
 		}
 		// fetchInto already retried the request itself; retry here only
 		// when the body broke off.
-		if !retryable(err) || errors.As(err, new(*httpStatusError)) {
+		if !retryable(err) || errors.As(err, new(*httpStatusError)) || errors.As(err, new(*gaveUpError)) {
 			return err
 		}
 	}
@@ -562,8 +704,14 @@ func (f *fetcher) download(ctx context.Context, b base, bl blob, path string) er
 }
 
 // fetchInto GETs a blob and writes it to w, failing on size or checksum
-// mismatch.
-func (f *fetcher) fetchInto(ctx context.Context, b base, bl blob, w io.Writer) error {
+// mismatch. A body shorter than the metadata's size is a truncation, which
+// download retries.
+func (f *fetcher) fetchInto(ctx context.Context, b base, bl blob, w io.Writer) (err error) {
+	release, err := f.hosts.acquire(ctx, b.url)
+	if err != nil {
+		return err
+	}
+	defer release()
 	resp, err := f.get(ctx, b, bl.rel, bl.what, time.Time{})
 	if err != nil {
 		return err
@@ -577,6 +725,15 @@ func (f *fetcher) fetchInto(ctx context.Context, b base, bl blob, w io.Writer) e
 	if err != nil {
 		return err
 	}
+	if f.progress != nil {
+		size := bl.size
+		if size <= 0 && resp.ContentLength > 0 {
+			size = resp.ContentLength
+		}
+		tr := f.progress.Start(bl.what, size)
+		defer func() { tr.Done(err) }()
+		w = &progressWriter{w: w, tr: tr}
+	}
 	hr := &hashReader{r: io.LimitReader(resp.Body, limit+1), h: h}
 	n, err := io.Copy(w, hr)
 	if err != nil {
@@ -585,10 +742,24 @@ func (f *fetcher) fetchInto(ctx context.Context, b base, bl blob, w io.Writer) e
 	if n > limit {
 		return fmt.Errorf("downloading %s from %s: more than the %d bytes the metadata declares", bl.what, Redact(b.url+bl.rel), limit)
 	}
+	if bl.size > 0 && n < bl.size {
+		return fmt.Errorf("downloading %s from %s: the body ended after %d of %d bytes: %w", bl.what, Redact(b.url+bl.rel), n, bl.size, io.ErrUnexpectedEOF)
+	}
 	if got := hr.sum(bl.want.Type); got != bl.want {
 		return &ChecksumError{File: bl.what, Expected: bl.want, Actual: got, URL: b.url + bl.rel}
 	}
 	return nil
+}
+
+type progressWriter struct {
+	w  io.Writer
+	tr Transfer
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.tr.Add(n)
+	return n, err
 }
 
 // downloadTemp is download without a cache: the verified bytes live in a
@@ -603,12 +774,12 @@ func (f *fetcher) downloadTemp(ctx context.Context, b base, bl blob) (io.ReadClo
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	fh, err := os.Open(path)
+	rc, err := openCached(path, bl)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &removeOnClose{File: fh, dir: dir}, nil
+	return &removeOnClose{File: rc.(*os.File), dir: dir}, nil
 }
 
 type removeOnClose struct {

@@ -26,7 +26,8 @@ func (u *Unsolvable) Error() string {
 type ProblemKind uint8
 
 const (
-	// UnknownSpec: no package matches a spec.
+	// UnknownSpec: no package matches a spec (Detail names packages of that
+	// name the arch policy or Request.Exclude ruled out).
 	UnknownSpec ProblemKind = iota + 1
 	// NothingProvides: nothing installable provides Relation, which
 	// Package requires.
@@ -55,21 +56,57 @@ const (
 
 // Problem is one reason a request is unsolvable. Specs lists the requests it
 // involves; Details lists every rule of the proof, one per line, for a
-// reader who wants the whole story.
+// reader who wants the whole story. Chain and OtherChain lead from a
+// request to Package and Other along requirements (the proof's first, a
+// shortest one), so that a reader sees why the package is wanted at all.
 type Problem struct {
-	Kind     ProblemKind
-	Package  *repo.Package
-	Other    *repo.Package
+	Kind       ProblemKind
+	Package    *repo.Package
+	Other      *repo.Package
+	Relation   dep.Relation
+	Specs      []string
+	Detail     string
+	Details    []string
+	Chain      []Step
+	OtherChain []Step
+}
+
+// Step is one link of a chain of requirements from a request to a package.
+// The first step of a chain has Spec set: the request selected Package (""
+// for a package given in Request.Install). Every later step has By set: By
+// requires Relation (recommends, when Weak), which Package provides. A
+// package that supplements the solution has a one-step chain with Weak set,
+// Relation its own Supplements and no By or Spec.
+type Step struct {
+	Spec     string
+	By       *repo.Package
 	Relation dep.Relation
-	Specs    []string
-	Detail   string
-	Details  []string
+	Weak     bool
+	Package  *repo.Package
+}
+
+// String renders a step as a line of an explanation.
+func (st Step) String() string {
+	switch {
+	case st.By != nil && st.Weak:
+		return fmt.Sprintf("%s recommends %s, provided by %s", st.By.NEVRA(), st.Relation, st.Package.NEVRA())
+	case st.By != nil:
+		return fmt.Sprintf("%s requires %s, provided by %s", st.By.NEVRA(), st.Relation, st.Package.NEVRA())
+	case st.Weak:
+		return fmt.Sprintf("%s supplements %s, which the other packages satisfy", st.Package.NEVRA(), st.Relation)
+	case st.Spec == "":
+		return fmt.Sprintf("%s is given explicitly", st.Package.NEVRA())
+	}
+	return fmt.Sprintf("%q selects %s", st.Spec, st.Package.NEVRA())
 }
 
 // String is the one-line explanation.
 func (p Problem) String() string {
 	switch p.Kind {
 	case UnknownSpec:
+		if p.Detail != "" {
+			return fmt.Sprintf("no package provides %q (%s)", p.Specs[0], p.Detail)
+		}
 		return fmt.Sprintf("no package provides %q", p.Specs[0])
 	case NothingProvides:
 		return fmt.Sprintf("nothing provides %s needed by %s", p.Relation, describe(p.Package))

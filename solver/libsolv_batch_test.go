@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,12 +108,17 @@ func compareWithLibsolv(t *testing.T, idx *repo.Index, repos []string, requests 
 	return agree, differ
 }
 
-// TestBaseOSEveryNameLibsolv installs every package name of CentOS Stream 9
-// BaseOS on its own, with and without weak dependencies, and compares each
-// answer with libsolv's.
-func TestBaseOSEveryNameLibsolv(t *testing.T) {
+// TestBaseOSNamesLibsolv installs package names of CentOS Stream 9 BaseOS
+// (every SMITH_BASEOS_STRIDE-th, default 4; 1 checks all 883) on their own,
+// with and without weak dependencies, and compares each answer with
+// libsolv's.
+func TestBaseOSNamesLibsolv(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
+	}
+	stride := 4
+	if s := os.Getenv("SMITH_BASEOS_STRIDE"); s != "" {
+		stride, _ = strconv.Atoi(s)
 	}
 	idx := cs9Index(t, []string{"baseos"})
 	var names []string
@@ -120,11 +127,43 @@ func TestBaseOSEveryNameLibsolv(t *testing.T) {
 	}
 	names = sortUnique(names)
 	var requests [][]string
-	for _, n := range names {
-		requests = append(requests, []string{n})
+	for i := 0; i < len(names); i += max(stride, 1) {
+		requests = append(requests, []string{names[i]})
+	}
+	// And pairs, which meet each other's conflicts and choices.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range len(requests) / 2 {
+		requests = append(requests, []string{names[r.IntN(len(names))], names[r.IntN(len(names))]})
 	}
 	for _, weak := range []bool{true, false} {
 		agree, differ := compareWithLibsolv(t, idx, []string{"baseos"}, requests, weak)
+		t.Logf("weak=%v: %d agree, %d differ", weak, agree, differ)
+	}
+}
+
+// TestAppStreamSampleLibsolv does the same for a sample of CentOS Stream 9
+// AppStream names (every SMITH_APPSTREAM_STRIDE-th, default 100) solved
+// against BaseOS + AppStream (18,774 packages).
+func TestAppStreamSampleLibsolv(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	stride := 100
+	if s := os.Getenv("SMITH_APPSTREAM_STRIDE"); s != "" {
+		stride, _ = strconv.Atoi(s)
+	}
+	idx := cs9Index(t, []string{"baseos", "appstream"})
+	var names []string
+	for _, p := range idx.Repos[1].Packages {
+		names = append(names, p.Name)
+	}
+	names = sortUnique(names)
+	var requests [][]string
+	for i := 0; i < len(names); i += max(stride, 1) {
+		requests = append(requests, []string{names[i]})
+	}
+	for _, weak := range []bool{true, false} {
+		agree, differ := compareWithLibsolv(t, idx, []string{"baseos", "appstream"}, requests, weak)
 		t.Logf("weak=%v: %d agree, %d differ", weak, agree, differ)
 	}
 }

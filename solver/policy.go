@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/smith-build/smith/dep"
+	"github.com/smith-build/smith/repo"
 )
 
 // policyMode selects the pruning steps of policyFilter, as libsolv's
@@ -19,17 +20,23 @@ const (
 )
 
 // policyFilter narrows and orders candidates for a choice, best first, like
-// libsolv's policy_filter_unwanted: best architecture, best version per name
-// (dropping packages obsoleted by other candidates), then recommended or
-// supplementing ones, then a reordering that puts packages without a newer
-// version, with newer common provides and suggested ones first. Candidates
-// that survive in the end are in name order, so ties go to the first name.
+// libsolv's policy_filter_unwanted: best repository priority (every mode
+// but supplement; libsolv's per-name variant serves only its suggestion
+// lists, which smith does not compute), best architecture, best version per
+// name (dropping packages obsoleted by other candidates), then recommended
+// or supplementing ones, then a reordering that puts packages without a
+// newer version, with newer common provides and suggested ones first.
+// Candidates that survive in the end are in name order, so ties go to the
+// first name.
 func (s *solver) policyFilter(list []id, mode policyMode) []id {
 	list = slices.Clone(list)
 	if mode == modeSupplement {
 		list = s.dislikeOldVersions(list)
 		s.sortByCommonDep(list)
 		return s.preferSuggested(list)
+	}
+	if len(list) > 1 {
+		list = s.pruneToBestPriority(list)
 	}
 	if len(list) > 1 {
 		list = s.pruneToBestArch(list)
@@ -46,6 +53,35 @@ func (s *solver) policyFilter(list []id, mode policyMode) []id {
 		}
 	}
 	return list
+}
+
+// priority is the dnf priority of a package's repository, lower is better;
+// a package from no repository (0) has dnf's default.
+func priority(p *repo.Package) int {
+	if p.Priority == 0 {
+		return repo.DefaultPriority
+	}
+	return p.Priority
+}
+
+// cost is the dnf cost of a package's repository, lower is better; 0 (no
+// repository) is dnf's default.
+func cost(p *repo.Package) int {
+	if p.Cost == 0 {
+		return repo.DefaultCost
+	}
+	return p.Cost
+}
+
+// pruneToBestPriority keeps the candidates from the repositories of the best
+// priority, whatever their versions (libsolv's prune_to_highest_prio, with
+// dnf's priority negated into libsolv's).
+func (s *solver) pruneToBestPriority(list []id) []id {
+	best := priority(s.pl.pkgs[list[0]])
+	for _, i := range list[1:] {
+		best = min(best, priority(s.pl.pkgs[i]))
+	}
+	return slices.DeleteFunc(list, func(i id) bool { return priority(s.pl.pkgs[i]) != best })
 }
 
 // pruneToBestArch keeps the candidates of the best architecture and noarch.
@@ -66,7 +102,9 @@ func (s *solver) pruneToBestArch(list []id) []id {
 }
 
 // pruneToBestVersion keeps the highest EVR of each name, in name order, and
-// then drops candidates another candidate obsoletes.
+// then drops candidates another candidate obsoletes. Between equal EVRs the
+// first in libsolv's order wins: best arch, then the cheapest repository
+// (dnf passes -cost as libsolv's subpriority), then canonical order.
 func (s *solver) pruneToBestVersion(list []id) []id {
 	pl := s.pl
 	slices.SortFunc(list, func(a, b id) int {
@@ -75,6 +113,9 @@ func (s *solver) pruneToBestVersion(list []id) []id {
 		}
 		if ra, rb := pl.archRank[a], pl.archRank[b]; ra != rb {
 			return ra - rb
+		}
+		if ca, cb := cost(pl.pkgs[a]), cost(pl.pkgs[b]); ca != cb {
+			return ca - cb
 		}
 		return int(a - b)
 	})
@@ -115,7 +156,7 @@ func (s *solver) obsoletes(a, b id) bool {
 func (s *solver) pruneObsoleted(list []id) []id {
 	n := len(list)
 	edges := make([][]int, n)
-	any := false
+	found := false
 	for i := range list {
 		if len(s.pl.pkgs[list[i]].Obsoletes) == 0 {
 			continue
@@ -123,11 +164,11 @@ func (s *solver) pruneObsoleted(list []id) []id {
 		for j := range list {
 			if i != j && s.obsoletes(list[i], list[j]) {
 				edges[i] = append(edges[i], j)
-				any = true
+				found = true
 			}
 		}
 	}
-	if !any {
+	if !found {
 		return list
 	}
 	reach := make([][]bool, n)
@@ -178,14 +219,26 @@ func (s *solver) pruneToRecommended(list []id) []id {
 }
 
 // dislikeOldVersions moves candidates that have a newer version of the same
-// name and arch in the pool to the back.
+// name and arch in the pool, or one from a repository of better priority,
+// to the back (a worse priority repository's package counts as old whatever
+// its version, as in libsolv).
 func (s *solver) dislikeOldVersions(list []id) []id {
 	pl := s.pl
 	var good, bad []id
 	for _, i := range list {
 		p, old := pl.pkgs[i], false
 		for _, q := range pl.byName[p.Name] {
-			if q != i && pl.pkgs[q].Arch == p.Arch && dep.CompareEVR(pl.pkgs[q].EVR, p.EVR) > 0 {
+			if q == i || pl.pkgs[q].Arch != p.Arch {
+				continue
+			}
+			if pp, pq := priority(p), priority(pl.pkgs[q]); pp != pq {
+				if pq < pp {
+					old = true
+					break
+				}
+				continue
+			}
+			if dep.CompareEVR(pl.pkgs[q].EVR, p.EVR) > 0 {
 				old = true
 				break
 			}

@@ -24,17 +24,17 @@ type pool struct {
 	ctx context.Context
 	idx Index
 
-	pkgs     []*repo.Package // pkgs[id]; pkgs[0] is nil
-	byPtr    map[*repo.Package]id
-	byKey    map[string]id // NEVRA@repo, to map FileProviders results; built on first use
-	byName   map[string][]id
+	pkgs   []*repo.Package // pkgs[id]; pkgs[0] is nil
+	byPtr  map[*repo.Package]id
+	byKey  map[string]id // NEVRA@repo, to map FileProviders results; built on first use
+	byName map[string][]id
 	// provides maps a provide name to the last of its entries in provList,
 	// which chains to the previous one: a single allocation instead of
 	// one slice per name (a big repository has ~150,000 names).
 	provides map[string]int32
 	provList []provideEntry
-	files    map[string][]id           // primary file path → owners, by id
-	archRank []int                     // per id: 0 best; noarchRank for noarch
+	files    map[string][]id // primary file path → owners, by id
+	archRank []int           // per id: 0 best; noarchRank for noarch
 
 	what     map[dep.Relation][]id
 	rich     map[string]*richDep

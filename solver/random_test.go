@@ -33,25 +33,28 @@ func randomRepo(r *rand.Rand, arches []string) []*repo.Package {
 		}
 		return rel
 	}
-	var rich func(depth int) dep.Expr
-	rich = func(depth int) dep.Expr {
+	var rich func(depth int, weak bool) dep.Expr
+	rich = func(depth int, weak bool) dep.Expr {
 		if depth > 1 || r.IntN(3) == 0 {
 			return dep.Expr{Atom: atom()}
 		}
 		ops := []dep.Op{dep.OpAnd, dep.OpOr, dep.OpOr, dep.OpIf, dep.OpUnless, dep.OpWith}
 		op := ops[r.IntN(len(ops))]
-		e := dep.Expr{Op: op, Args: []dep.Expr{rich(depth + 1), rich(depth + 1)}}
-		if (op == dep.OpIf || op == dep.OpUnless) && r.IntN(3) == 0 {
-			e.Args = append(e.Args, rich(depth+1))
+		e := dep.Expr{Op: op, Args: []dep.Expr{rich(depth+1, weak), rich(depth+1, weak)}}
+		// libsolv 0.7.25 changed which packages an else branch of a weak
+		// dependency brings into consideration; smith follows the newer
+		// behaviour, the reference testsolv here is 0.7.23.
+		if (op == dep.OpIf || op == dep.OpUnless) && !weak && r.IntN(3) == 0 {
+			e.Args = append(e.Args, rich(depth+1, weak))
 		}
 		if op == dep.OpWith {
 			e.Args = []dep.Expr{{Atom: atom()}, {Atom: atom()}}
 		}
 		return e
 	}
-	relation := func(richChance int) dep.Relation {
+	relation := func(richChance int, weak bool) dep.Relation {
 		if r.IntN(100) < richChance {
-			e := rich(0)
+			e := rich(0, weak)
 			if e.Op != dep.OpAtom {
 				return dep.Relation{Name: e.String()}
 			}
@@ -70,23 +73,23 @@ func randomRepo(r *rand.Rand, arches []string) []*repo.Package {
 			}
 			p := &repo.Package{Name: n, EVR: dep.EVR{Version: fmt.Sprint(v), Release: "1"}, Arch: arch, Repo: "test"}
 			for range r.IntN(3) {
-				p.Requires = append(p.Requires, relation(20))
+				p.Requires = append(p.Requires, relation(20, false))
 			}
 			if r.IntN(3) == 0 {
 				c := caps[r.IntN(len(caps))]
 				p.Provides = append(p.Provides, dep.Relation{Name: c, Flags: dep.EQ, EVR: dep.EVR{Version: ver()}})
 			}
 			if r.IntN(6) == 0 {
-				p.Conflicts = append(p.Conflicts, relation(10))
+				p.Conflicts = append(p.Conflicts, relation(10, false))
 			}
 			if r.IntN(10) == 0 {
 				p.Obsoletes = append(p.Obsoletes, atom())
 			}
 			if r.IntN(4) == 0 {
-				p.Recommends = append(p.Recommends, relation(30))
+				p.Recommends = append(p.Recommends, relation(30, true))
 			}
 			if r.IntN(8) == 0 {
-				p.Supplements = append(p.Supplements, relation(50))
+				p.Supplements = append(p.Supplements, relation(50, true))
 			}
 			if r.IntN(10) == 0 {
 				p.Suggests = append(p.Suggests, atom())

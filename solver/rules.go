@@ -201,10 +201,10 @@ func (b *builder) richRules(n id, r dep.Relation, kind ruleKind) {
 
 // positiveLiterals returns the providers of the atoms of e that a weak
 // dependency could pull in, exactly as libsolv's
-// pool_add_pos_literals_complex_dep (the set of visited packages decides
-// the inferior-arch rules, so it must not be a superset): conditions of if
-// and unless flip polarity, except with an else branch, where condition and
-// both branches count.
+// pool_add_pos_literals_complex_dep computes them (the set of visited
+// packages decides the inferior-arch rules, so a superset will not do): the
+// condition of if/unless counts with flipped polarity; with an else branch
+// the condition counts with both polarities and the else branch positively.
 func (pl *pool) positiveLiterals(e dep.Expr, neg bool) []id {
 	switch e.Op {
 	case dep.OpAnd, dep.OpOr:
@@ -217,7 +217,7 @@ func (pl *pool) positiveLiterals(e dep.Expr, neg bool) []id {
 		out := pl.positiveLiterals(e.Args[0], neg)
 		if len(e.Args) == 3 {
 			out = append(out, pl.positiveLiterals(e.Args[1], neg)...)
-			return append(out, pl.positiveLiterals(e.Args[2], neg)...)
+			out = append(out, pl.positiveLiterals(e.Args[2], neg)...)
 		}
 		return append(out, pl.positiveLiterals(e.Args[1], !neg)...)
 	}

@@ -103,6 +103,13 @@ func (s *solver) run() (bool, error) {
 				continue
 			}
 		}
+		// libsolv bounds nothing here; a cap costs nothing in practice and
+		// guarantees termination on adversarial input.
+		if s.minimizeSteps < maxMinimizeSteps {
+			s.minimizeSteps++
+		} else {
+			return true, nil
+		}
 		if next, took := s.minimize(); took {
 			if next < 0 {
 				return false, nil
@@ -113,6 +120,9 @@ func (s *solver) run() (bool, error) {
 		return true, nil
 	}
 }
+
+// maxMinimizeSteps bounds how many earlier choices minimize may revisit.
+const maxMinimizeSteps = 10000
 
 // assertions decides the one-literal rules at level 0.
 func (s *solver) assertions() bool {
@@ -546,7 +556,101 @@ func (s *solver) explain(proof []int32) Problem {
 	case ruleInfArch:
 		p.Kind = InferiorArch
 	}
+	p.Chain = s.chain(proof, r.pkg)
+	if r.other != 0 {
+		p.OtherChain = s.chain(proof, r.other)
+	}
 	return p
+}
+
+// chain finds how a request leads to package target: a shortest path from a
+// job's candidate along requires rules, through the proof's rules if they
+// connect them (the story of this problem), else through any, else from any
+// job.
+func (s *solver) chain(proof []int32, target id) []Step {
+	if target == 0 {
+		return nil
+	}
+	inProof := make(map[int32]bool, len(proof))
+	var jobs []int32
+	for _, ri := range proof {
+		inProof[ri] = true
+		if s.rules[ri].kind == ruleJob {
+			jobs = append(jobs, ri)
+		}
+	}
+	var allJobs []int32
+	for ri := s.jobStart; ri < s.jobEnd; ri++ {
+		allJobs = append(allJobs, int32(ri))
+	}
+	for _, try := range []struct {
+		jobs      []int32
+		proofOnly bool
+	}{{jobs, true}, {jobs, false}, {allJobs, false}} {
+		if c := s.chainFrom(try.jobs, target, func(ri int32) bool { return !try.proofOnly || inProof[ri] }); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// chainFrom is a breadth-first search from the candidates of jobs to
+// target over the requires rules use accepts.
+func (s *solver) chainFrom(jobs []int32, target id, use func(int32) bool) []Step {
+	pkgs := s.pl.pkgs
+	type edge struct {
+		from id    // 0: selected by a job
+		rule int32 // the requires or job rule
+	}
+	parent := map[id]edge{}
+	var queue []id
+	for _, ri := range jobs {
+		for _, c := range s.rules[ri].lits {
+			if _, ok := parent[c]; !ok && c > 0 {
+				parent[c] = edge{rule: ri}
+				queue = append(queue, c)
+			}
+		}
+	}
+	var requires map[id][]int32
+	for head := 0; head < len(queue); head++ {
+		u := queue[head]
+		if u == target {
+			break
+		}
+		if requires == nil {
+			requires = map[id][]int32{}
+			for ri := range s.rules {
+				if r := &s.rules[ri]; r.kind == ruleRequires && use(int32(ri)) {
+					requires[r.pkg] = append(requires[r.pkg], int32(ri))
+				}
+			}
+		}
+		for _, ri := range requires[u] {
+			for _, v := range s.rules[ri].lits {
+				if _, ok := parent[v]; !ok && v > 0 && v != u {
+					parent[v] = edge{from: u, rule: ri}
+					queue = append(queue, v)
+				}
+			}
+		}
+	}
+	if _, ok := parent[target]; !ok {
+		return nil
+	}
+	var rev []Step
+	for v := target; ; {
+		e := parent[v]
+		r := &s.rules[e.rule]
+		if e.from == 0 {
+			rev = append(rev, Step{Spec: s.jobs[r.job].spec, Package: pkgs[v]})
+			break
+		}
+		rev = append(rev, Step{By: pkgs[e.from], Relation: r.dep, Package: pkgs[v]})
+		v = e.from
+	}
+	slices.Reverse(rev)
+	return rev
 }
 
 // describeRule renders a rule for Problem.Details.

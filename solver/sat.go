@@ -31,7 +31,8 @@ type solver struct {
 	level    int32     // current decision level
 	branches []branch
 
-	conflict int32 // the rule that failed at level 0, when unsolvable
+	conflict      int32 // the rule that failed at level 0, when unsolvable
+	minimizeSteps int   // branches taken by minimize in this run
 
 	// weak-dependency maps, recomputed when the assignment changed
 	mapsAt    int // trail length they were computed for, -1 invalid
@@ -100,6 +101,7 @@ func (s *solver) reset() {
 	s.level = 0
 	s.branches = nil
 	s.conflict = 0
+	s.minimizeSteps = 0
 	s.mapsAt = -1
 	s.watches = make([][]int32, 2*(s.pl.n()+1))
 	for ri := range s.rules {
@@ -216,9 +218,6 @@ func (s *solver) propagateLearn(level int32) int32 {
 	for {
 		c := s.propagate()
 		if c < 0 {
-			if debugHook != nil {
-				debugHook(s, "propagateLearn")
-			}
 			return level
 		}
 		if level == 0 {
@@ -374,5 +373,3 @@ func (s *solver) proof(c int32) []int32 {
 	}
 	return out
 }
-
-var debugHook func(*solver, string)

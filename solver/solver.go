@@ -4,22 +4,29 @@
 // Contract: Solve reads packages only through Index, never mutates them, and
 // returns a Solution whose content depends only on the set of packages and
 // the Request — not on the order Index.Packages returns them in, nor on map
-// iteration. The search is complete (a CDCL SAT search over package
-// literals): a request that has a solution is never reported unsolvable.
-// Among solutions it prefers what libsolv prefers: packages already chosen,
-// then recommended or supplementing ones, the best architecture, the highest
-// version, and finally name order. A request without a solution yields an
-// *Unsolvable error that explains each problem in one line.
+// iteration. The search is complete (conflict-driven clause learning over
+// package literals): a request that has a solution is never reported
+// unsolvable. Among solutions it makes libsolv's choices, in libsolv's
+// order: a provider already chosen, then the repository of best (lowest)
+// priority whatever the versions, the best architecture, the highest
+// version (between identical ones, the cheapest repository's), obsoleting
+// over obsoleted, one recommended or supplementing, and finally name order. A request without a solution yields an
+// *Unsolvable error that explains each independent problem in one line.
 //
-// Rules it applies: Requires (including rich and file dependencies; rpmlib()
-// features count as provided by rpm), Provides with versions and each
-// package's implicit "name = EVR", Conflicts, Obsoletes (matched against
-// package names, as rpm does), one version per name and arch color
-// (x86_64 and i686 builds of a package may coexist), the arch policy of
-// dep.CompatibleArches, and weak dependencies like dnf's
-// install_weak_deps=True: Recommends of installed packages are installed
-// when installable, and packages whose Supplements become true are added.
-// Suggests and Enhances only break ties, as in libsolv.
+// Rules it applies: Requires (including rich and file dependencies, the
+// latter from primary file lists first and Index.FileProviders only when
+// those have no answer; rpmlib() features count as provided by rpm),
+// Provides with versions and each package's implicit "name = EVR",
+// Conflicts, Obsoletes (matched against package names, as rpm does), one
+// version per name and word size (x86_64 and i686 builds may coexist, an
+// i686 one only with the x86_64 build of the same version unless the
+// request names its arch: libsolv's multilib lock-step), the arch policy of
+// dep.CompatibleArches (other arches only when a spec names them, as in
+// "glibc.i686"), and weak dependencies like dnf's install_weak_deps=True:
+// Recommends of installed packages are installed when installable, and
+// packages whose Supplements become true are added. Suggests and Enhances
+// only order choices, as in libsolv. Where libsolv versions differ, it
+// follows libsolv 0.7.25 and later.
 package solver
 
 import (
@@ -116,6 +123,37 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
+// Chain explains why p is in the solution: the steps from a request to p
+// along Reasons, the request first. It is nil when p is not in the
+// solution.
+func (sol *Solution) Chain(p *repo.Package) []Step {
+	var rev []Step
+	seen := map[*repo.Package]bool{}
+	for q := p; q != nil && !seen[q]; {
+		seen[q] = true
+		r, ok := sol.Reasons[q]
+		if !ok {
+			return nil
+		}
+		next := (*repo.Package)(nil)
+		switch r.Kind {
+		case Requested:
+			rev = append(rev, Step{Spec: r.Spec, Package: q})
+		case Required, Recommended:
+			if r.By == nil {
+				return nil // not reached from a request: cannot happen
+			}
+			rev = append(rev, Step{By: r.By, Relation: r.Relation, Weak: r.Kind == Recommended, Package: q})
+			next = r.By
+		case Supplements:
+			rev = append(rev, Step{Relation: r.Relation, Weak: true, Package: q})
+		}
+		q = next
+	}
+	slices.Reverse(rev)
+	return rev
+}
+
 // Solve resolves req against idx. It returns *Unsolvable when the request
 // cannot be satisfied, and a wrapped error when ctx ends or the index fails.
 func Solve(ctx context.Context, idx Index, req Request) (*Solution, error) {
@@ -128,7 +166,7 @@ func Solve(ctx context.Context, idx Index, req Request) (*Solution, error) {
 	if err != nil {
 		return nil, fmt.Errorf("solver: %w", err)
 	}
-	jobs, unknown := pl.makeJobs(req.Specs, req.Install)
+	jobs, unknown := pl.makeJobs(req.Specs, req.Install, all)
 	if pl.fileErr != nil {
 		return nil, fmt.Errorf("solver: %w", pl.fileErr)
 	}

@@ -18,6 +18,8 @@ var solverCases = []struct {
 	want  string
 	err   string
 	calls []string // expected FileProviders calls
+	// differs says why the local libsolv (0.7.23) answers otherwise.
+	differs string
 }{
 	// --- versions ---
 	{
@@ -203,7 +205,7 @@ libgcc 1-1 x86_64
   prv: libgcc_s.so.1()(64bit)
 libgcc 1-1 i686
   prv: libgcc_s.so.1`,
-		req:  Request{Specs: []string{"glibc-2.36-9.i686"}},
+		req: Request{Specs: []string{"glibc-2.36-9.i686"}},
 		// libgcc.i686 comes in lock-step with libgcc.x86_64 (libsolv's
 		// inferior-arch rule); glibc is exempt, its arch was asked for.
 		want: "glibc-2.36-9.i686 libgcc-1-1.i686 libgcc-1-1.x86_64",
@@ -615,6 +617,21 @@ B 1-1 noarch`,
 		want: "A-1-1.noarch langpack-en-1-1.noarch",
 	},
 	{
+		// Without f this is (c and d): c cannot be installed, d can.
+		// libsolv 0.7.23 never looked at c's requirements (the condition
+		// of an else was not followed) and installs c as well.
+		name: "recommended condition of an else is checked",
+		repo: `
+e 2-1 x86_64
+  rec: (f unless c else d)
+c 1-1 x86_64
+  req: nothing-provides-this
+d 1-1 x86_64`,
+		req:     Request{Specs: []string{"e"}},
+		want:    "d-1-1.x86_64 e-2-1.x86_64",
+		differs: "fixed in libsolv 0.7.25 (pool_add_pos_literals_complex_dep)",
+	},
+	{
 		name: "supplements",
 		repo: `
 A 1-1 noarch
@@ -719,6 +736,13 @@ lib-b 1-1 x86_64
 libz 1-1 x86_64`,
 		req:  Request{Specs: []string{"lib-*"}},
 		want: "lib-a-1-1.x86_64 lib-b-1-1.x86_64",
+	},
+	{
+		name: "spec only for another arch",
+		repo: `
+libnvme 1.0-4 i686`,
+		req: Request{Specs: []string{"libnvme"}},
+		err: `no package provides "libnvme" (excluded, or only for other architectures: libnvme.i686)`,
 	},
 	{
 		name: "unknown spec",

@@ -1,6 +1,7 @@
 package solver
 
 import (
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -54,7 +55,9 @@ func explicitArches(all []*repo.Package, specs []string) []string {
 
 // makeJobs turns specs and explicit packages into jobs, reporting the specs
 // nothing matches.
-func (pl *pool) makeJobs(specs []string, install []*repo.Package) ([]job, []Problem) {
+// all is every package of the index, to explain specs that only match
+// packages the arch policy or Exclude ruled out.
+func (pl *pool) makeJobs(specs []string, install, all []*repo.Package) ([]job, []Problem) {
 	var (
 		jobs     []job
 		problems []Problem
@@ -63,7 +66,7 @@ func (pl *pool) makeJobs(specs []string, install []*repo.Package) ([]job, []Prob
 		s := strings.TrimSpace(raw)
 		js := pl.selectSpec(s)
 		if len(js) == 0 {
-			problems = append(problems, Problem{Kind: UnknownSpec, Specs: []string{raw}})
+			problems = append(problems, Problem{Kind: UnknownSpec, Specs: []string{raw}, Detail: unavailable(s, all)})
 			continue
 		}
 		jobs = append(jobs, js...)
@@ -74,6 +77,26 @@ func (pl *pool) makeJobs(specs []string, install []*repo.Package) ([]job, []Prob
 		}
 	}
 	return jobs, problems
+}
+
+// unavailable explains why packages named s are not candidates, or returns
+// "" when there are none.
+func unavailable(s string, all []*repo.Package) string {
+	var arches []string
+	for _, p := range all {
+		if p != nil && p.Name == s {
+			arches = append(arches, p.Arch)
+		}
+	}
+	arches = sortUnique(arches)
+	if len(arches) == 0 {
+		return ""
+	}
+	var alts []string
+	for _, a := range arches {
+		alts = append(alts, s+"."+a)
+	}
+	return fmt.Sprintf("excluded, or only for other architectures: %s", strings.Join(alts, ", "))
 }
 
 // selectSpec resolves one spec the way dnf's selection does: a file path,

@@ -3,6 +3,7 @@ package solver
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,6 +193,68 @@ func TestTestbedLibsolv(t *testing.T) {
 					t.Errorf("got:\n%s\nlibsolv:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 				}
 			})
+		}
+	}
+}
+
+// shuffledIndex presents an Index's packages in a shuffled order.
+type shuffledIndex struct {
+	Index
+	pkgs []*repo.Package
+}
+
+func (s shuffledIndex) Packages() []*repo.Package { return s.pkgs }
+
+// TestTestbedPermutation: the order of Index.Packages must not change any
+// answer, error text included.
+func TestTestbedPermutation(t *testing.T) {
+	idx := testbed(t)
+	requests := [][]string{{"coreutils"}, {"nginx"}, {"webapp-demo"}, {"webserver"}, {"glibc.i686"},
+		{"coreutils", "coreutils-single"}, {"/usr/bin/cat"}, {"bash", "dash", "zstd", "bubblewrap"}}
+	for _, specs := range requests {
+		for _, noWeak := range []bool{false, true} {
+			req := Request{Specs: specs, Arch: "x86_64", NoWeak: noWeak}
+			sol, err := Solve(context.Background(), idx, req)
+			want := result(sol, err)
+			if err == nil {
+				checkSolution(t, idx, sol)
+			}
+			for seed := uint64(0); seed < 10; seed++ {
+				pkgs := slices.Clone(idx.Packages())
+				rand.New(rand.NewPCG(seed, 7)).Shuffle(len(pkgs), func(i, j int) { pkgs[i], pkgs[j] = pkgs[j], pkgs[i] })
+				sol, err := Solve(context.Background(), shuffledIndex{idx, pkgs}, req)
+				if got := result(sol, err); got != want {
+					t.Errorf("%q noWeak=%v seed %d:\n%s\nunshuffled:\n%s", specs, noWeak, seed, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestTestbedReasonsAndOrder checks why each package of "coreutils" is there
+// and that the install order puts requirements first.
+func TestTestbedReasonsAndOrder(t *testing.T) {
+	idx := testbed(t)
+	sol := solveSpecs(t, idx, Request{Specs: []string{"coreutils"}})
+	checkSolution(t, idx, sol)
+	got := describeReasons(sol)
+	for _, want := range []string{
+		"coreutils-9.1-12.el9.x86_64: requested (coreutils)\n",
+		"coreutils-common-9.1-12.el9.x86_64: required by coreutils-9.1-12.el9.x86_64 (coreutils-common = 9.1-12.el9)\n",
+		"bash-completion-1:2.11-5.el9.noarch: supplements (bash and coreutils)\n",
+		"glibc-langpack-en-2.36-9.el9.x86_64: required by glibc-common-2.36-9.el9.x86_64 ((glibc-minimal-langpack = 2.36-9.el9 or glibc-langpack-en = 2.36-9.el9))\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("reasons lack %q:\n%s", want, got)
+		}
+	}
+	pos := map[string]int{}
+	for i, p := range sol.Order {
+		pos[p.Name] = i
+	}
+	for _, pair := range [][2]string{{"glibc", "coreutils"}, {"setup", "basesystem"}, {"filesystem", "bash"}, {"coreutils-common", "coreutils"}} {
+		if pos[pair[0]] > pos[pair[1]] {
+			t.Errorf("%s installed after %s: %v", pair[0], pair[1], nevras(&Solution{Packages: sol.Order}))
 		}
 	}
 }

@@ -46,11 +46,15 @@ const (
 	hostRepoDir    = "/etc/yum.repos.d"
 )
 
+// hostVarsDirs are dnf's default varsdir, in the order dnf reads them.
+var hostVarsDirs = []string{"/etc/yum/vars", "/etc/dnf/vars"}
+
 // Globals are the flags every command takes (persistent in the original).
 type Globals struct {
 	Verbose  bool             `short:"v" help:"Verbose output."`
 	Version  kong.VersionFlag `short:"V" help:"Show the version and exit."`
 	Insecure bool             `short:"k" help:"Skip TLS certificate verification."`
+	Quiet    bool             `short:"q" help:"No download progress (bars on a terminal, else a summary line)."`
 
 	env    func(string) string
 	stdout io.Writer
@@ -65,6 +69,8 @@ type CLI struct {
 	Build    BuildCmd    `cmd:"" default:"withargs" help:"Build a microcontainer from smith.yaml (the default command)."`
 	Upload   UploadCmd   `cmd:"" help:"Upload an image file to a registry."`
 	Download DownloadCmd `cmd:"" help:"Download an image from a registry as a gzip tar of an OCI image layout."`
+	Resolve  ResolveCmd  `cmd:"" help:"Print the packages a fresh install of SPEC... would contain, one NEVRA per line, sorted (or --format json, with the reason for each); exit 1 with the problems when it cannot be resolved."`
+	Why      WhyCmd      `cmd:"" help:"Print the chain of requirements that brings PACKAGE into the solution of SPEC... (default: smith.yaml's package:)."`
 }
 
 // BuildCmd builds the image.
@@ -79,6 +85,11 @@ type BuildCmd struct {
 	CacheDir    string   `placeholder:"DIR" help:"Cache for downloaded metadata and packages (default: ${cachedir})."`
 	Arch        string   `placeholder:"ARCH" help:"Target architecture, e.g. x86_64 or aarch64 (default: smith.yaml arch:, else the host's, ${hostarch})."`
 	NoWeak      bool     `help:"Do not install weak dependencies (Recommends, Supplements)."`
+	Releasever  string   `placeholder:"VER" help:"Value of $$releasever in repository configuration, as dnf's --releasever (default: from the variable files or DNF_VAR_releasever, else unset)."`
+	Setopt      []string `sep:"none" placeholder:"[REPOID.]KEY=VALUE" help:"Set a repository option as dnf's --setopt (repeatable): REPOID.KEY=VALUE for the repositories whose ID matches REPOID (a glob), KEY=VALUE as the default of all, e.g. --setopt=*.gpgcheck=0 or --setopt=fedora.baseurl=URL."`
+	Varsdir     []string `sep:"none" placeholder:"DIR" help:"Directory of dnf variable files (name = variable, first line = value; repeatable, later ones win; default: ${varsdirs})."`
+	Offline     bool     `help:"Use only the cache (--cache-dir): no network access; fail naming the first file missing from it."`
+	Refresh     bool     `help:"Revalidate cached repository metadata with the servers even if metadata_expire has not passed (dnf's --refresh)."`
 }
 
 // UploadCmd pushes an image file to a registry.
@@ -113,6 +124,8 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 		Arch:           c.Arch,
 		HostArch:       dep.ArchFromGo(runtime.GOARCH),
 		NoWeak:         c.NoWeak,
+		ScriptEnv:      os.Environ(), // mock.pre-build/post-build run with the user's environment
+		TempDir:        os.TempDir(),
 		Warn:           g.stderr,
 	}
 	opt.Version, opt.SHA = versionInfo()
@@ -121,6 +134,18 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	}
 	if g.Verbose {
 		opt.Log = g.stderr
+	}
+	opt.Repo = build.RepoOptions{
+		Releasever: c.Releasever,
+		Vars:       dnfVars(os.Environ(), g.env),
+		VarsDirs:   c.Varsdir,
+		Setopts:    c.Setopt,
+		Offline:    c.Offline,
+		Refresh:    c.Refresh,
+		Now:        time.Now,
+	}
+	if len(opt.Repo.VarsDirs) == 0 {
+		opt.Repo.VarsDirs = hostVarsDirs
 	}
 	if s := g.env("SOURCE_DATE_EPOCH"); s != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -133,11 +158,39 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	return opt, nil
 }
 
+// dnfVars returns the dnf variables the environment sets: DNF_VAR_name and
+// DNF0..DNF9, as dnf reads them (values looked up through env).
+func dnfVars(environ []string, env func(string) string) map[string]string {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		name, ok := strings.CutPrefix(k, "DNF_VAR_")
+		if !ok && len(k) == 4 && strings.HasPrefix(k, "DNF") && k[3] >= '0' && k[3] <= '9' {
+			name, ok = k, true
+		}
+		if ok && name != "" {
+			if v := env(k); v != "" {
+				vars[name] = v
+			}
+		}
+	}
+	return vars
+}
+
 // Run builds.
-func (c *BuildCmd) Run(ctx context.Context, g *Globals) error {
+func (c *BuildCmd) Run(ctx context.Context, g *Globals) (err error) {
 	opt, err := c.options(g)
 	if err != nil {
 		return err
+	}
+	if !g.Quiet {
+		p := newProgress(g.stderr, isTerminal(g.stderr), time.Now)
+		opt.Repo.Progress = p
+		opt.Warn = p.Writer()
+		if opt.Log != nil {
+			opt.Log = p.Writer()
+		}
+		defer func() { p.Finish(err == nil) }()
 	}
 	res, err := build.Run(ctx, opt)
 	if err != nil {
@@ -209,6 +262,8 @@ func remoteOptions(arch string, insecure bool) (image.RemoteOptions, error) {
 func httpClient(insecure bool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
+	// Parallel downloads from one mirror keep their connections alive.
+	tr.MaxIdleConnsPerHost = 16
 	if insecure {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // -k asks for it
 	}
@@ -263,6 +318,7 @@ func newParser(cli *CLI, env func(string) string, stdout, stderr io.Writer) (*ko
 			"hostarch":       firstNonEmpty(dep.ArchFromGo(runtime.GOARCH), runtime.GOARCH),
 			"hostrepodir":    hostRepoDir + "/*.repo",
 			"hostmockconfig": hostMockConfig,
+			"varsdirs":       strings.Join(hostVarsDirs, " and "),
 		},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Help(fullHelp),

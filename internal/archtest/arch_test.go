@@ -17,7 +17,8 @@ const module = "github.com/smith-build/smith/"
 var allowed = map[string][]string{
 	"dep":       nil,
 	"fstree":    nil,
-	"repo":      {"dep"},
+	"sig":       nil,
+	"repo":      {"dep", "sig"},
 	"solver":    {"dep", "repo"},
 	"extract":   {"fstree"},
 	"elf":       {"fstree"},
