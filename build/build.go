@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -36,8 +37,19 @@ type Options struct {
 	ConfigFile string
 	// Image is the output file (-i), relative to the process's working
 	// directory unless absolute (as in the original smith). Empty means
-	// "image.tar.gz".
+	// DefaultImage(Format): "image.tar.gz" for the default format.
 	Image string
+	// Format is the output format (--format): image.FormatOCIArchive (the
+	// default, also ""), image.FormatOCIDir or image.FormatDockerArchive.
+	Format string
+	// Push, when not empty, is the registry reference
+	// ("https://[user:pass@]host/repo[:tag]", http:// for plain HTTP) the
+	// image is pushed to once it is written (--push), with OCI media types
+	// (Docker ones for Docker Hub).
+	Push string
+	// Insecure skips TLS certificate verification for registries (-k);
+	// HTTPClient carries it for repositories.
+	Insecure bool
 	// Fast reuses the packages extracted by the last -f build of this
 	// smith.yaml when the solved package set is the same (-f); the
 	// repositories are still read and the request solved.
@@ -108,17 +120,25 @@ type Result struct {
 	Packages []string
 	// Arch is the OCI architecture of the image.
 	Arch string
+	// Format is the output format written.
+	Format string
+	// Pushed is the digest of the manifest pushed to Options.Push (it
+	// differs from Digest when the registry gets Docker media types);
+	// empty without Push.
+	Pushed string
 }
 
-// ErrNotSupported is wrapped by the error for a smith.yaml setting that is
-// parsed but not implemented yet.
-var ErrNotSupported = errors.New("not supported yet")
-
-func notSupported(field, why string) error {
-	if why != "" {
-		return fmt.Errorf("%w: %s (%s)", ErrNotSupported, field, why)
+// DefaultImage is the output path used when Options.Image is empty:
+// image.tar.gz, image (a directory) for oci-dir, image.tar for
+// docker-archive.
+func DefaultImage(format string) string {
+	switch format {
+	case image.FormatOCIDir:
+		return "image"
+	case image.FormatDockerArchive:
+		return "image.tar"
 	}
-	return fmt.Errorf("%w: %s", ErrNotSupported, field)
+	return "image.tar.gz"
 }
 
 // builder carries one run's state.
@@ -157,8 +177,14 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.ConfigFile == "" {
 		opt.ConfigFile = "smith.yaml"
 	}
+	if !slices.Contains(image.Formats(), firstNonEmpty(opt.Format, image.FormatOCIArchive)) {
+		return nil, fmt.Errorf("output format %q: want one of %s", opt.Format, strings.Join(image.Formats(), ", "))
+	}
+	if opt.Format == "" {
+		opt.Format = image.FormatOCIArchive
+	}
 	if opt.Image == "" {
-		opt.Image = "image.tar.gz"
+		opt.Image = DefaultImage(opt.Format)
 	}
 	b := &builder{opt: opt, dir: filepath.Clean(opt.Dir)}
 	if fi, err := os.Stat(b.dir); err != nil {
@@ -183,6 +209,11 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	b.cfg = cfg
+	if cfg.Type == TypeRPM && len(cfg.Packages) == 1 && isLayoutDir(b.path(cfg.Packages[0])) {
+		// ParseConfig cannot look at the disk: an OCI layout directory
+		// is no RPM.
+		cfg.Type = TypeOCI
+	}
 	if err := checkSupported(cfg); err != nil {
 		return nil, err
 	}
@@ -207,12 +238,18 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 
 	var parent v1.Image
 	if cfg.Parent != "" {
-		if parent, err = b.openParent(ctx); err != nil {
+		if parent, err = b.openImage(ctx, "parent", cfg.Parent); err != nil {
+			return nil, err
+		}
+	}
+	var src *source
+	if cfg.Type == TypeOCI {
+		if src, err = b.openSource(ctx); err != nil {
 			return nil, err
 		}
 	}
 
-	final, installed, err := b.buildTree(ctx, runAs, nss)
+	final, installed, err := b.buildTree(ctx, runAs, nss, src)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +263,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}
-	ociArch, variant, err := b.platform(installed, parent)
+	ociArch, variant, err := b.platform(installed, parent, src)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +282,10 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	if opt.SourceDateEpoch != nil {
 		icfg.Created = mtime
+	}
+	if src != nil {
+		// The fields smith.yaml leaves empty come from the source image.
+		icfg = image.Inherit(icfg, src.config)
 	}
 	img, err := image.Build(parent, []v1.Layer{layer}, icfg)
 	if err != nil {
@@ -268,35 +309,162 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := image.CleanStaleTemps(filepath.Dir(out), filepath.Base(out)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		b.warnf("cleaning stale temporary files beside %s: %v", out, err)
 	}
-	err = image.WriteFileAtomic(out, func(w io.Writer) error {
-		return image.WriteLayoutTarGz(w, layout, mtime)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", out, err)
+	// WriteOutput replaces out atomically, whatever the format.
+	if err := image.WriteOutput(out, opt.Format, layout, mtime); err != nil {
+		return nil, err
 	}
-	b.logf("wrote %s (%s)", out, digest)
-	return &Result{Image: out, Digest: digest.String(), Packages: nevras, Arch: ociArch}, nil
+	b.logf("wrote %s (%s, %s)", out, opt.Format, digest)
+	res := &Result{Image: out, Digest: digest.String(), Packages: nevras, Arch: ociArch, Format: opt.Format}
+	if opt.Push != "" {
+		b.logf("pushing to %s", image.RedactURL(opt.Push))
+		pushed, err := image.Push(ctx, img, opt.Push, image.PushOptions{RemoteOptions: b.remoteOptions()})
+		if err != nil {
+			// The build itself succeeded: say that its output is there.
+			return nil, fmt.Errorf("%s written, but %w", out, err)
+		}
+		res.Pushed = pushed.String()
+		b.logf("pushed %s (%s)", image.RedactURL(opt.Push), pushed)
+	}
+	return res, nil
 }
 
-// openParent opens smith.yaml's parent: a local OCI layout (tar.gz, tar or
-// directory), a docker save archive, or a registry image, for the target
-// platform when it is a multi-platform image.
-func (b *builder) openParent(ctx context.Context) (v1.Image, error) {
-	src := b.cfg.Parent
-	if !image.IsRemote(src) {
-		src = b.path(src)
-	}
-	b.logf("reading parent image %s", repo.Redact(src))
+// remoteOptions are the registry settings of this build: the target
+// platform (chosen from multi-platform images), the HTTP transport (proxies)
+// and -k.
+func (b *builder) remoteOptions() image.RemoteOptions {
 	arch, variant := image.ArchToOCI(b.arch)
-	ro := image.RemoteOptions{Platform: v1.Platform{OS: "linux", Architecture: arch, Variant: variant}}
+	ro := image.RemoteOptions{
+		Platform:  v1.Platform{OS: "linux", Architecture: arch, Variant: variant},
+		Insecure:  b.opt.Insecure,
+		UserAgent: "smith/" + firstNonEmpty(b.opt.Version, "dev"),
+	}
 	if b.opt.HTTPClient != nil {
 		ro.Transport = b.opt.HTTPClient.Transport
 	}
-	img, err := image.Open(ctx, src, ro)
+	return ro
+}
+
+// openImage opens an image named in smith.yaml (field is "parent" or
+// "package"): a registry image, a local OCI layout (tar.gz, tar or
+// directory, relative to the build directory) or a docker save archive, for
+// the target platform when it is a multi-platform image. A local file may
+// carry a ":TAG" suffix, as in the original smith; the layout's image must
+// then be named TAG (or be its only one).
+func (b *builder) openImage(ctx context.Context, field, ref string) (v1.Image, error) {
+	shown := repo.Redact(ref)
+	src, tag := ref, ""
+	if !image.IsRemote(ref) {
+		src = b.path(ref)
+		if _, err := os.Stat(src); err != nil {
+			if file, t, ok := splitFileTag(ref); ok {
+				if _, err := os.Stat(b.path(file)); err == nil {
+					src, tag = b.path(file), t
+				}
+			}
+		}
+	}
+	b.logf("reading %s image %s", field, repo.Redact(src))
+	img, err := image.Open(ctx, src, b.remoteOptions())
 	if err != nil {
-		return nil, fmt.Errorf("parent %s: %w", repo.Redact(b.cfg.Parent), err)
+		return nil, fmt.Errorf("%s %s: %w", field, shown, err)
+	}
+	if tag != "" && tag != image.RefLatest {
+		if err := checkLayoutTag(src, tag, img); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", field, shown, err)
+		}
 	}
 	return img, nil
+}
+
+// splitFileTag splits "image.tar.gz:TAG" into the file and the tag.
+func splitFileTag(ref string) (file, tag string, ok bool) {
+	i := strings.LastIndexByte(ref, ':')
+	if i <= 0 || i == len(ref)-1 || strings.ContainsAny(ref[i+1:], "/\\") {
+		return "", "", false
+	}
+	return ref[:i], ref[i+1:], true
+}
+
+// checkLayoutTag makes sure that the image read from the layout file at
+// path is the one named tag: image.Open reads the image named latest, or
+// the only one.
+func checkLayoutTag(path, tag string, img v1.Image) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	var rl *image.ReadLayout
+	if fi.IsDir() {
+		rl, err = image.ReadLayoutDir(path)
+	} else {
+		rl, err = image.ReadLayoutTarGz(path)
+	}
+	if err != nil {
+		// A docker save archive: its images carry no ref.name.
+		return fmt.Errorf("tag %q: only an OCI layout's images are named; drop the tag", tag)
+	}
+	name := rl.Annotations[image.AnnotationRefName]
+	want, err1 := img.Digest()
+	got, err2 := rl.Image.Digest()
+	if name != tag || err1 != nil || err2 != nil || want != got {
+		if name == "" {
+			name = "(unnamed)"
+		}
+		return fmt.Errorf("tag %q: the layout's image is named %s; smith reads the image named latest or the only one", tag, name)
+	}
+	return nil
+}
+
+// isLayoutDir reports whether p is a directory holding an OCI image layout.
+func isLayoutDir(p string) bool {
+	if strings.HasSuffix(p, ".rpm") {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(p, "oci-layout"))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// source is an OCI image used as package: (type: oci).
+type source struct {
+	ref    string // as written in smith.yaml
+	img    v1.Image
+	config *v1.ConfigFile
+	// libraryPath and path are the image's LD_LIBRARY_PATH and PATH, for
+	// the path closure.
+	libraryPath, path []string
+}
+
+// openSource opens the OCI image of package: and reads its configuration.
+func (b *builder) openSource(ctx context.Context) (*source, error) {
+	ref := b.cfg.Packages[0]
+	img, err := b.openImage(ctx, "package", ref)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := image.ConfigOf(img)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", repo.Redact(ref), err)
+	}
+	// A single-platform image is what it is, whatever the host; but an
+	// architecture asked for (--arch, arch:) must be the image's.
+	if asked := firstNonEmpty(b.opt.Arch, b.cfg.Arch); asked != "" && cf.Architecture != "" {
+		if arch, _ := image.ArchToOCI(b.arch); cf.Architecture != arch {
+			return nil, fmt.Errorf("package %s is a %s image but %s was asked for", repo.Redact(ref), cf.Architecture, asked)
+		}
+	}
+	s := &source{ref: ref, img: img, config: cf}
+	for _, kv := range cf.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "LD_LIBRARY_PATH":
+			// ld.so splits it at ':' and ';'; empty entries (the working
+			// directory) mean nothing inside an image.
+			s.libraryPath = strings.FieldsFunc(v, func(r rune) bool { return r == ':' || r == ';' })
+		case "PATH":
+			s.path = strings.FieldsFunc(v, func(r rune) bool { return r == ':' })
+		}
+	}
+	return s, nil
 }
 
 // buildTree makes the tree of the new layer: install, mock.pre-build, the
@@ -305,11 +473,21 @@ func (b *builder) openParent(ctx context.Context) (v1.Image, error) {
 // overlay, mock.post-build, then the build-id links that would dangle go and
 // ownership and modes are normalised. It returns the tree and the installed
 // packages.
-func (b *builder) buildTree(ctx context.Context, runAs RunAs, nss bool) (*fstree.Tree, []*repo.Package, error) {
+func (b *builder) buildTree(ctx context.Context, runAs RunAs, nss bool, src *source) (*fstree.Tree, []*repo.Package, error) {
 	cfg := b.cfg
 	staging := fstree.New()
 	var inst *installed
-	if len(cfg.Packages) > 0 || len(cfg.Mock.Deps) > 0 {
+	closureOpt := elf.Options{Warn: func(s string) { b.warnf("%s", s) }}
+	if src != nil {
+		b.logf("unpacking %s", repo.Redact(src.ref))
+		if err := image.Unpack(ctx, src.img, staging); err != nil {
+			return nil, nil, fmt.Errorf("package %s: %w", repo.Redact(src.ref), err)
+		}
+		if b.opt.Fast {
+			b.logf("-f: an OCI source is unpacked every time")
+		}
+		closureOpt.LibraryPath, closureOpt.Path = src.libraryPath, src.path
+	} else if len(cfg.Packages) > 0 || len(cfg.Mock.Deps) > 0 {
 		var err error
 		if inst, err = b.install(ctx); err != nil {
 			return nil, nil, err
@@ -349,7 +527,7 @@ func (b *builder) buildTree(ctx context.Context, runAs RunAs, nss bool) (*fstree
 			}
 		}
 		b.logf("path closure of %d roots", len(roots))
-		paths, cerr := elf.Closure(staging, roots, elf.Options{Warn: func(s string) { b.warnf("%s", s) }})
+		paths, cerr := elf.Closure(staging, roots, closureOpt)
 		if err := hidden.restore(staging); err != nil {
 			return nil, nil, fmt.Errorf("paths: %w", err)
 		}
@@ -521,8 +699,8 @@ func (b *builder) layout(img v1.Image, nevras []string, arch, variant string) (i
 // yet, rather than building something else than asked.
 func checkSupported(c *Config) error {
 	switch {
-	case c.Type == TypeOCI:
-		return notSupported("package: "+repo.Redact(c.Packages[0]), "building from an OCI image arrives with the OCI source issue")
+	case c.Type == TypeOCI && len(c.Mock.Deps) > 0:
+		return fmt.Errorf("mock.deps: package: is an OCI image (%s); RPM packages cannot be installed into it", repo.Redact(c.Packages[0]))
 	case len(c.Packages) == 0 && len(c.Paths) > 0:
 		return fmt.Errorf("paths given but no package to take them from")
 	}
@@ -530,28 +708,38 @@ func checkSupported(c *Config) error {
 }
 
 // platform returns the OCI architecture and variant of the image: that of
-// the installed packages, else the parent's, else the target's.
-func (b *builder) platform(installed []*repo.Package, parent v1.Image) (string, string, error) {
+// the installed packages, or of the OCI source, else the parent's, else the
+// target's.
+func (b *builder) platform(installed []*repo.Package, parent v1.Image, src *source) (string, string, error) {
 	rpmArch := imageArch(installed, b.arch)
 	arch, variant := image.ArchToOCI(rpmArch)
 	if arch == "" {
 		return "", "", fmt.Errorf("architecture %s has no OCI equivalent", rpmArch)
+	}
+	// own is what the new layer's content is built for, if anything.
+	own := ""
+	if len(installed) > 0 {
+		own = "the packages are for " + arch
+	}
+	if src != nil && src.config.Architecture != "" {
+		// openSource checked it against --arch and arch:.
+		arch, variant = src.config.Architecture, src.config.Variant
+		own = "package " + repo.Redact(src.ref) + " is a " + arch + " image"
 	}
 	if parent == nil {
 		return arch, variant, nil
 	}
 	cf, err := parent.ConfigFile()
 	if err != nil {
-		return "", "", fmt.Errorf("parent %s: %w", b.cfg.Parent, err)
+		return "", "", fmt.Errorf("parent %s: %w", repo.Redact(b.cfg.Parent), err)
 	}
-	if cf.Architecture == "" {
+	switch {
+	case cf.Architecture == "":
 		return arch, variant, nil
-	}
-	if len(installed) == 0 {
+	case own == "":
 		return cf.Architecture, cf.Variant, nil
-	}
-	if cf.Architecture != arch {
-		return "", "", fmt.Errorf("parent %s is a %s image but the packages are for %s", b.cfg.Parent, cf.Architecture, arch)
+	case cf.Architecture != arch:
+		return "", "", fmt.Errorf("parent %s is a %s image but %s", repo.Redact(b.cfg.Parent), cf.Architecture, own)
 	}
 	return arch, variant, nil
 }

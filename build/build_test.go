@@ -401,7 +401,7 @@ func TestBadInput(t *testing.T) {
 		{"corrupted rpm in repo", catYAML, []string{badRPM}, `checksum mismatch for coreutils-9.1-12.el9.x86_64`},
 		{"no repositories", catYAML, nil, `^no repositories configured: pass --repo PATH\|URL or add repos: to smith.yaml$`},
 		{"repo dir missing", catYAML, []string{"nosuch-dir"}, `nosuch-dir`},
-		{"oci source", "package: https://registry-1.docker.io/library/fedora\n", nil, `^not supported yet: package: `},
+		{"oci source missing", "package: nosuch.tar.gz\n", nil, `^package nosuch.tar.gz: open .*nosuch.tar.gz: .*no such file`},
 		{"pre-build fails", "package: coreutils\nmock:\n  pre-build: ./nosuch.sh\n", []string{repoDir},
 			`^mock.pre-build "./nosuch.sh": exit status 127: .*nosuch.sh`},
 		{"post-build fails", "package: coreutils\npaths: [/usr/bin/cat]\nmock:\n  post-build: echo broken >&2; exit 3\n", []string{repoDir},

@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
+	"github.com/smith-build/smith/image"
 	"github.com/smith-build/smith/repo"
 )
 
@@ -464,8 +465,10 @@ func ParseConfig(data []byte, file string) (c *Config, err error) {
 	default:
 		return nil, cerr(line("type"), "type: %q is not rpm or oci", y.Type)
 	}
-	if c.Type == TypeOCI && (oci != 1 || len(c.Packages) != 1) {
-		return nil, cerr(line("package"), "package: an OCI build takes exactly one OCI source (a registry URL or an OCI tar.gz), got %q", c.Packages)
+	// type: oci takes any one source (a layout directory, a docker save
+	// archive of any name); inferred, it is one that looks like an image.
+	if c.Type == TypeOCI && len(c.Packages) != 1 {
+		return nil, cerr(line("package"), "package: an OCI build takes exactly one OCI source (a registry URL, an OCI layout tar.gz or directory, a docker save archive), got %q", c.Packages)
 	}
 	if c.Type == TypeRPM && oci > 0 {
 		return nil, cerr(line("package"), "package: %q is an OCI source but type is rpm", c.Packages)
@@ -633,7 +636,7 @@ func oneLine(s string) string {
 // an RPM: a registry URL or an image archive, as the original smith decided
 // (an optional :tag after the file name is allowed).
 func IsOCISource(p string) bool {
-	if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
+	if image.IsRemote(p) {
 		return true
 	}
 	file := p

@@ -256,6 +256,8 @@ func TestIsOCISource(t *testing.T) {
 		"./foo-1-1.x86_64.rpm": false,
 		"coreutils >= 9":       false,
 		"http://r/x":           true,
+		"HTTPS://r/x":          true,
+		"docker://r/x":         true,
 		"https://registry-1.docker.io/library/fedora:38": true,
 		"image.tar.gz":        true,
 		"image.tgz":           true,

@@ -30,11 +30,22 @@
 //   - parent: is a local OCI layout (tar.gz, tar or directory), a docker
 //     save archive or a registry image (image.Open); its layers are kept as
 //     they are under the one new layer and its config is the base.
+//   - package: may instead be one OCI image of the same kinds (type: oci,
+//     or inferred from a URL, an archive name or a layout directory): its
+//     layers are applied with their whiteouts into the staging tree, paths
+//     and their closure are taken from it as from installed packages (the
+//     image's LD_LIBRARY_PATH and PATH are searched too), and its
+//     WorkingDir, Entrypoint, Cmd, Env, ExposedPorts and Labels fill the
+//     fields smith.yaml leaves empty. Such an image has no package list
+//     blob. Multi-platform images are read for the target architecture.
+//   - The output is written in Options.Format (smith's layout tar.gz by
+//     default, an OCI layout directory or a docker save archive), then
+//     pushed to Options.Push when set; a failed push leaves the written
+//     output in place and says so.
 //   - mock.pre-build and mock.post-build run on the host with /bin/sh on a
 //     temporary copy of the tree, whose changes are read back (see
 //     script.go for the differences from the original's mock chroot); on a
 //     system without /bin/sh they fail before any work.
-//   - Settings that are parsed but not implemented yet (OCI sources as
-//     package:) fail with "not supported yet: FIELD" instead of being
-//     ignored.
+//   - Settings that cannot apply fail rather than being ignored (mock.deps
+//     with an OCI source: there is no RPM database to install into).
 package build

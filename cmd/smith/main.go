@@ -77,7 +77,9 @@ type CLI struct {
 type BuildCmd struct {
 	Conf        string   `short:"c" aliases:"config" default:"smith.yaml" placeholder:"FILE" help:"Name of the config file, relative to --dir (default: ${default})."`
 	Dir         string   `short:"d" default:"." placeholder:"DIR" help:"Directory to build from: smith.yaml, rootfs/ and the relative paths in smith.yaml and in --repo/--repofile are found there (default: ${default})."`
-	Image       string   `short:"i" default:"image.tar.gz" placeholder:"FILE" help:"Output image file (a gzip tar of an OCI image layout), relative to the current directory (default: ${default})."`
+	Image       string   `short:"i" placeholder:"FILE" help:"Output image, relative to the current directory (default: image.tar.gz; for --format oci-dir a directory named image, for docker-archive image.tar)."`
+	Format      string   `placeholder:"FORMAT" help:"Output format: oci-archive (a gzip tar of an OCI image layout, the default), oci-dir (an OCI image layout directory) or docker-archive (for docker load and podman load)."`
+	Push        string   `placeholder:"URL[:TAG]" help:"Push the image to this repository once it is built, e.g. https://user:pass@registry.example.com/cat:1 (tag default latest; http:// means plain HTTP; without userinfo, credentials come from ~/.docker/config.json)."`
 	Fast        bool     `short:"f" help:"Skip the package install when possible: reuse the packages extracted by the last -f build of this smith.yaml when the solved package set is unchanged (same output as a full build)."`
 	Buildnumber string   `short:"b" placeholder:"N" help:"Unique build number, stored as the com.oracle.smith.build annotation (default: none, so that builds are reproducible)."`
 	Repo        []string `sep:"none" placeholder:"URL|PATH" help:"Repository to install from: a local directory, a file:// or an http(s):// URL (repeatable). Overrides repos: in smith.yaml, mock.config and the host's ${hostmockconfig} and ${hostrepodir}."`
@@ -121,6 +123,9 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 		HostMockConfig: hostMockConfig,
 		CacheDir:       c.CacheDir,
 		HTTPClient:     httpClient(g.Insecure),
+		Insecure:       g.Insecure,
+		Format:         c.Format,
+		Push:           c.Push,
 		Arch:           c.Arch,
 		HostArch:       dep.ArchFromGo(runtime.GOARCH),
 		NoWeak:         c.NoWeak,

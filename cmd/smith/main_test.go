@@ -35,7 +35,7 @@ func parse(t *testing.T, args ...string) (string, *CLI) {
 }
 
 func TestFlags(t *testing.T) {
-	defaults := BuildCmd{Conf: "smith.yaml", Dir: ".", Image: "image.tar.gz"}
+	defaults := BuildCmd{Conf: "smith.yaml", Dir: "."} // -i: build.DefaultImage(--format)
 	tests := []struct {
 		args []string
 		cmd  string
@@ -50,10 +50,12 @@ func TestFlags(t *testing.T) {
 		{[]string{"build", "--conf=x.yaml", "--dir=dir", "--image=o.tar.gz", "--fast", "--buildnumber=7", "--insecure", "--verbose"}, "build",
 			BuildCmd{Conf: "x.yaml", Dir: "dir", Image: "o.tar.gz", Fast: true, Buildnumber: "7"},
 			Globals{Insecure: true, Verbose: true}},
-		{[]string{"--config", "y.yaml"}, "build", BuildCmd{Conf: "y.yaml", Dir: ".", Image: "image.tar.gz"}, Globals{}},
+		{[]string{"--config", "y.yaml"}, "build", BuildCmd{Conf: "y.yaml", Dir: "."}, Globals{}},
+		{[]string{"--format", "oci-dir", "--push", "http://127.0.0.1:5000/cat:1", "-k"}, "build",
+			BuildCmd{Conf: "smith.yaml", Dir: ".", Format: "oci-dir", Push: "http://127.0.0.1:5000/cat:1"}, Globals{Insecure: true}},
 		{[]string{"--repo", "../repo", "--repo", "https://u:p@h/a,b", "--repofile", "a.repo", "--repofile", "b.repo",
 			"--cache-dir", "/c", "--arch", "aarch64", "--no-weak"}, "build",
-			BuildCmd{Conf: "smith.yaml", Dir: ".", Image: "image.tar.gz", Repo: []string{"../repo", "https://u:p@h/a,b"},
+			BuildCmd{Conf: "smith.yaml", Dir: ".", Repo: []string{"../repo", "https://u:p@h/a,b"},
 				Repofile: []string{"a.repo", "b.repo"}, CacheDir: "/c", Arch: "aarch64", NoWeak: true}, Globals{}},
 	}
 	for _, tt := range tests {
@@ -84,10 +86,14 @@ func TestOptions(t *testing.T) {
 	g := &Globals{Verbose: true, Insecure: true, stderr: &errb,
 		env: envOf(map[string]string{"SOURCE_DATE_EPOCH": "1700000000", "XDG_CACHE_HOME": "/xdg"})}
 	c := &BuildCmd{Conf: "s.yaml", Dir: "d", Image: "i.tar.gz", Fast: true, Buildnumber: "9",
-		Repo: []string{"r"}, Repofile: []string{"f.repo"}, Arch: "aarch64", NoWeak: true}
+		Repo: []string{"r"}, Repofile: []string{"f.repo"}, Arch: "aarch64", NoWeak: true,
+		Format: "docker-archive", Push: "https://r/x:1"}
 	opt, err := c.options(g)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opt.Format != "docker-archive" || opt.Push != "https://r/x:1" || !opt.Insecure {
+		t.Errorf("--format, --push, -k: %q %q %v", opt.Format, opt.Push, opt.Insecure)
 	}
 	if opt.Dir != "d" || opt.ConfigFile != "s.yaml" || opt.Image != "i.tar.gz" || !opt.Fast || opt.BuildNumber != "9" ||
 		!reflect.DeepEqual(opt.Repos, []string{"r"}) || !reflect.DeepEqual(opt.RepoFiles, []string{"f.repo"}) ||
@@ -142,7 +148,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 	write("syntax.yaml", "package: a\npaths: [\n")
 	write("unknown.yaml", "package: a\npakage: b\n")
 	write("norepo.yaml", "package: coreutils\n")
-	write("oci.yaml", "package: https://user:secret@registry.example/x\n")
+	write("oci.yaml", "package: http://user:secret@127.0.0.1:1/x\n")
 	tests := []struct {
 		args []string
 		want string // the whole stderr
@@ -159,8 +165,10 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{[]string{"-d", dir, "-c", "unknown.yaml"}, "smith: unknown.yaml:2: unknown field \"pakage\"\n"},
 		{[]string{"-d", dir, "-c", "norepo.yaml", "-i", filepath.Join(dir, "out.tar.gz")},
 			"smith: no repositories configured: pass --repo PATH|URL or add repos: to smith.yaml\n"},
-		{[]string{"-d", dir, "-c", "oci.yaml"},
-			"smith: not supported yet: package: https://REDACTED@registry.example/x (building from an OCI image arrives with the OCI source issue)\n"},
+		{[]string{"-d", dir, "-c", "oci.yaml", "-i", filepath.Join(dir, "out.tar.gz")},
+			"smith: package http://REDACTED@127.0.0.1:1/x: open 127.0.0.1:1/x:latest: Get \"https://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused; Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused\n"},
+		{[]string{"-d", dir, "-c", "oci.yaml", "-i", filepath.Join(dir, "out.tar.gz"), "--format", "zip"},
+			"smith: output format \"zip\": want one of oci-archive, oci-dir, docker-archive\n"},
 	}
 	env := map[string]string{"HOME": dir}
 	for _, tt := range tests {
