@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // tempInfix marks smith's temporary files: ".<base>.smith-tmp-<random>".
@@ -36,7 +37,7 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 		}
 		mode = fi.Mode().Perm()
 	}
-	f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
+	f, err := createLockedTemp(dir, base)
 	if err != nil {
 		return err
 	}
@@ -61,13 +62,15 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
+	// Rename while the file is still open, hence locked: a concurrent
+	// CleanStaleTemps must not take it for a stale one in between.
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
 	done = true
+	if err := f.Close(); err != nil {
+		return err
+	}
 	// Make the rename durable; not all systems can sync a directory.
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
@@ -78,8 +81,12 @@ func WriteFileAtomic(path string, write func(io.Writer) error) error {
 
 // CleanStaleTemps removes the temporary files that WriteFileAtomic (and
 // the temporary directories that WriteOutput's oci-dir) left beside
-// dir/base when a run was killed. Do not call it while another process
-// may be writing the same target.
+// dir/base when a run was killed. It is safe while other processes write
+// the same target: a writer holds an exclusive flock(2) on its temporary
+// file (or directory) from creation until it is renamed into place, the
+// kernel releases it when the writer dies, even by SIGKILL, and only
+// unlocked ones are removed, under the lock. (Where flock is not
+// available, only those untouched for an hour are removed.)
 func CleanStaleTemps(dir, base string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -90,9 +97,74 @@ func CleanStaleTemps(dir, base string) error {
 		if !(e.Type().IsRegular() || e.IsDir()) || !strings.HasPrefix(e.Name(), tempPrefix(base)) {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeIfStale(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// createLockedTemp creates a temporary file beside dir/base, named
+// ".<base>.smith-tmp-<random>", and locks it. Between creating a file and
+// locking it, a concurrent CleanStaleTemps may take and remove it; then the
+// lock fails, or the name no longer leads to the file, and another name is
+// tried.
+func createLockedTemp(dir, base string) (*os.File, error) {
+	for range 16 {
+		f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
+		if err != nil {
+			return nil, err
+		}
+		if lockFile(f) == nil && stillNamed(f) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("write %s: could not lock a temporary file beside it", filepath.Join(dir, base))
+}
+
+// createLockedTempDir is createLockedTemp for a directory: it returns its
+// path and the open, locked directory, to close once it is renamed.
+func createLockedTempDir(dir, base string) (string, *os.File, error) {
+	for range 16 {
+		p, err := os.MkdirTemp(dir, tempPrefix(base)+"*")
+		if err != nil {
+			return "", nil, err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue // removed by a concurrent CleanStaleTemps
+		}
+		if lockFile(f) == nil && stillNamed(f) {
+			return p, f, nil
+		}
+		f.Close()
+	}
+	return "", nil, fmt.Errorf("write %s: could not lock a temporary directory beside it", filepath.Join(dir, base))
+}
+
+// staleAge is how long a temporary file must have been left untouched
+// before CleanStaleTemps removes it where locks are not available.
+const staleAge = time.Hour
+
+// removeIfOld removes p when it has not been modified for staleAge.
+func removeIfOld(p string) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if time.Since(fi.ModTime()) < staleAge {
+		return nil
+	}
+	return os.RemoveAll(p)
+}
+
+// stillNamed reports whether f's name still leads to f.
+func stillNamed(f *os.File) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(f.Name())
+	return err == nil && os.SameFile(a, b)
 }

@@ -160,6 +160,10 @@ func parentParts(img v1.Image) (*parentInfo, error) {
 	if err := json.Unmarshal(raw, &p.config); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if p.config == nil {
+		// "null" unmarshals into a nil map (found by FuzzLayoutJSON).
+		return nil, errors.New("config: not a JSON object")
+	}
 	var cf struct {
 		RootFS  v1.RootFS         `json:"rootfs"`
 		History []json.RawMessage `json:"history"`

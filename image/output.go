@@ -176,10 +176,11 @@ func writeLayoutDir(dir string, l Layout, modTime time.Time) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, tempPrefix(base)+"*")
+	tmp, lock, err := createLockedTempDir(parent, base)
 	if err != nil {
 		return err
 	}
+	defer lock.Close()
 	done := false
 	defer func() {
 		if !done {
@@ -211,6 +212,12 @@ func writeLayoutDir(dir string, l Layout, modTime time.Time) error {
 	// aside, put the new one in place, then delete the old one.
 	var old string
 	if _, err := os.Lstat(dir); err == nil {
+		// Lock the previous layout before it gets a temporary name, so
+		// that a concurrent CleanStaleTemps leaves it to us.
+		if d, err := os.Open(dir); err == nil {
+			_ = lockFile(d)
+			defer d.Close()
+		}
 		old = tmp + ".old"
 		if err := os.Rename(dir, old); err != nil {
 			return err

@@ -89,17 +89,18 @@ func readLayoutDir(dir string, platform *v1.Platform) (*ReadLayout, error) {
 }
 
 func readLayoutTar(r io.Reader, platform *v1.Platform) (*ReadLayout, error) {
-	br := bufio.NewReader(r)
-	var src io.Reader = br
+	in := &byteCounter{r: r}
+	br := bufio.NewReader(in)
+	bounded := &boundedReader{r: br, left: maxLayoutBytes}
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, err
 		}
 		defer zr.Close()
-		src = zr
+		bounded.r, bounded.compressed = zr, in
 	}
-	tr := tar.NewReader(&boundedReader{r: src, left: maxLayoutBytes})
+	tr := tar.NewReader(bounded)
 	s := &memStore{blobs: map[v1.Hash][]byte{}}
 	var rawLayout, rawIndex []byte
 	budget := int64(maxLayoutBytes)
@@ -348,11 +349,14 @@ func readImage(s blobStore, d v1.Descriptor) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cf struct {
+	var cf *struct {
 		RootFS v1.RootFS `json:"rootfs"`
 	}
 	if err := json.Unmarshal(rawConfig, &cf); err != nil {
 		return nil, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	if cf == nil {
+		return nil, fmt.Errorf("config %s: not a JSON object", m.Config.Digest)
 	}
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest %s: %d layers but the config has %d diff_ids", d.Digest, len(m.Layers), len(cf.RootFS.DiffIDs))
@@ -575,21 +579,50 @@ func readAtMost(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// boundedReader fails once more than left bytes have been read, so that a
+// A gzip-compressed layout holds compressed layers, so its outer gzip
+// barely shrinks it (smith's own: 1.0x). Past bombFloor uncompressed bytes,
+// one that has expanded more than bombRatio times is refused as a
+// decompression bomb before it fills memory with blobs.
+const (
+	bombFloor = 64 << 20
+	bombRatio = 100
+)
+
+// boundedReader fails once more than left bytes have been read, or, for a
+// compressed stream, once it expands past bombRatio, so that a
 // decompression bomb stops early.
 type boundedReader struct {
-	r    io.Reader
-	left int64
+	r          io.Reader
+	left       int64
+	read       int64
+	compressed *byteCounter // the compressed input, nil when not compressed
 }
 
 func (b *boundedReader) Read(p []byte) (int, error) {
 	if b.left <= 0 {
 		return 0, fmt.Errorf("layout larger than %d bytes uncompressed", int64(maxLayoutBytes))
 	}
+	if b.compressed != nil && b.read > bombFloor && b.read/bombRatio > b.compressed.n {
+		return 0, fmt.Errorf("gzip stream expands more than %d times (%d bytes from %d): a decompression bomb? (gunzip a genuine layout first)",
+			bombRatio, b.read, b.compressed.n)
+	}
 	if int64(len(p)) > b.left {
 		p = p[:b.left]
 	}
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
+	b.read += int64(n)
+	return n, err
+}
+
+// byteCounter counts the bytes read through it.
+type byteCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
 	return n, err
 }

@@ -73,11 +73,35 @@ var ErrUnsafeName = errors.New("unsafe name: absolute or with a .. component")
 // Errors are *LayerError values naming the layer's digest and the entry.
 // On error the tree holds the layers applied so far.
 func Unpack(ctx context.Context, img v1.Image, tree *fstree.Tree) error {
+	return UnpackWith(ctx, img, tree, UnpackOptions{})
+}
+
+// UnpackOptions bound what UnpackWith reads from an image; zero fields
+// take the defaults. A layer is a compressed stream from outside: a few
+// kilobytes can expand to gigabytes (a decompression bomb), and the tree
+// holds all of it in memory.
+type UnpackOptions struct {
+	// MaxBytes bounds the uncompressed tar bytes of all layers together,
+	// file data included (default 8 GiB).
+	MaxBytes int64
+	// MaxEntries bounds the tar entries of all layers together (default
+	// 4 Mi).
+	MaxEntries int64
+}
+
+// UnpackWith is Unpack with explicit bounds.
+func UnpackWith(ctx context.Context, img v1.Image, tree *fstree.Tree, opt UnpackOptions) error {
+	if opt.MaxBytes <= 0 {
+		opt.MaxBytes = maxUnpackBytes
+	}
+	if opt.MaxEntries <= 0 {
+		opt.MaxEntries = maxUnpackEntries
+	}
 	layers, err := img.Layers()
 	if err != nil {
 		return fmt.Errorf("unpack: %w", err)
 	}
-	b := &budget{bytes: maxUnpackBytes, data: maxUnpackBytes, entries: maxUnpackEntries}
+	b := &budget{bytes: opt.MaxBytes, data: opt.MaxBytes, entries: opt.MaxEntries, maxBytes: opt.MaxBytes, maxEntries: opt.MaxEntries}
 	for i, l := range layers {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -93,6 +117,7 @@ func Unpack(ctx context.Context, img v1.Image, tree *fstree.Tree) error {
 // bytes of file data (sparse files expand), entries.
 type budget struct {
 	bytes, data, entries int64
+	maxBytes, maxEntries int64 // the limits, for errors
 }
 
 // layerEntry is one tar entry, kept until the layer's whiteouts are done.
@@ -124,7 +149,7 @@ func unpackLayer(ctx context.Context, l v1.Layer, index int, tree *fstree.Tree, 
 		return fail("", err)
 	}
 	defer rc.Close()
-	counted := &countingReader{r: io.TeeReader(rc, h), left: b.bytes}
+	counted := &countingReader{r: io.TeeReader(rc, h), left: b.bytes, limit: b.maxBytes}
 	tr := tar.NewReader(counted)
 
 	var whiteouts []layerEntry
@@ -141,7 +166,7 @@ func unpackLayer(ctx context.Context, l v1.Layer, index int, tree *fstree.Tree, 
 			return fail("", fmt.Errorf("reading tar: %w", err))
 		}
 		if b.entries--; b.entries < 0 {
-			return fail("", fmt.Errorf("more than %d tar entries in the image", maxUnpackEntries))
+			return fail("", fmt.Errorf("more than %d tar entries in the image", b.maxEntries))
 		}
 		switch hdr.Typeflag {
 		case tar.TypeXGlobalHeader:
@@ -170,7 +195,7 @@ func unpackLayer(ctx context.Context, l v1.Layer, index int, tree *fstree.Tree, 
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 			if hdr.Size < 0 || hdr.Size > b.data {
-				return fail(hdr.Name, fmt.Errorf("size %d is beyond the limit of %d bytes for an image", hdr.Size, int64(maxUnpackBytes)))
+				return fail(hdr.Name, fmt.Errorf("size %d is beyond the limit of %d bytes for an image", hdr.Size, b.maxBytes))
 			}
 			b.data -= hdr.Size
 			// Grows with the bytes actually read, not with the size the
@@ -185,7 +210,13 @@ func unpackLayer(ctx context.Context, l v1.Layer, index int, tree *fstree.Tree, 
 			if e.link, err = cleanName(hdr.Linkname); err != nil {
 				return fail(hdr.Name, fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err))
 			}
-		case tar.TypeDir, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		case tar.TypeSymlink:
+			// Kept verbatim and resolved inside the tree; only what no
+			// kernel would store is refused.
+			if hdr.Linkname == "" || len(hdr.Linkname) > maxPath || strings.ContainsRune(hdr.Linkname, 0) {
+				return fail(hdr.Name, fmt.Errorf("symlink target of %d bytes: empty, longer than PATH_MAX or with a NUL", len(hdr.Linkname)))
+			}
+		case tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		default:
 			return fail(hdr.Name, fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag))
 		}
@@ -220,13 +251,14 @@ func unpackLayer(ctx context.Context, l v1.Layer, index int, tree *fstree.Tree, 
 
 // countingReader fails once more than left bytes have been read.
 type countingReader struct {
-	r    io.Reader
-	left int64
+	r     io.Reader
+	left  int64
+	limit int64 // for the error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	if c.left <= 0 {
-		return 0, fmt.Errorf("image larger than %d bytes uncompressed", int64(maxUnpackBytes))
+		return 0, fmt.Errorf("image larger than %d bytes uncompressed", c.limit)
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]
@@ -245,13 +277,26 @@ func cleanName(name string) (string, error) {
 	if strings.HasPrefix(name, "/") || strings.ContainsRune(name, 0) {
 		return "", ErrUnsafeName
 	}
+	if len(name) > maxPath {
+		return "", fmt.Errorf("name of %d bytes (PATH_MAX is %d)", len(name), maxPath)
+	}
 	for _, part := range strings.Split(name, "/") {
 		if part == ".." {
 			return "", ErrUnsafeName
 		}
+		if len(part) > maxName {
+			return "", fmt.Errorf("name component of %d bytes (NAME_MAX is %d)", len(part), maxName)
+		}
 	}
 	return path.Clean("/" + name), nil
 }
+
+// Linux's limits on names: longer ones cannot be created by a runtime
+// unpacking the image, so they are refused when reading one.
+const (
+	maxPath = 4096
+	maxName = 255
+)
 
 // applyWhiteout deletes what a whiteout hides in the lower layers.
 func applyWhiteout(tree *fstree.Tree, name string) error {
