@@ -43,7 +43,7 @@ vet:
 	@out=$$(gofmt -l .); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 
 bench:
-	SMITH_BENCH_N=$(BENCH_N) $(GO) test -run '^$$' -bench '^BenchmarkBuildVsDnf$$' -benchtime 1x -count 1 -timeout 30m ./e2e
+	SMITH_BENCH_N=$(BENCH_N) $(GO) test -run '^$$' -bench '^Benchmark(BuildVsDnf|NginxHTTP|ResolveHTTPD|RegistryRoundTripCat|RegistryRoundTripNginx)$$' -benchtime 1x -count 1 -timeout 30m ./e2e
 
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
