@@ -192,6 +192,8 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, pkgs []*repo.
 			}()
 		}
 	}()
+	decs := &extract.Decoders{}
+	defer decs.Close()
 	var firstErr error
 	for i, p := range pkgs {
 		r := <-results[i]
@@ -200,7 +202,7 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, pkgs []*repo.
 			if firstErr == nil {
 				b.logf("extracting %s", p.NEVRA())
 				// extract's errors already read "extract NEVRA: ...".
-				_, firstErr = extract.Package(ctx, t, r.rc, extract.Options{Name: p.NEVRA()})
+				_, firstErr = extract.Package(ctx, t, r.rc, extract.Options{Name: p.NEVRA(), Decoders: decs})
 			} else {
 				firstErr = mention(firstErr, "fetch "+p.NEVRA(), p.NEVRA())
 			}

@@ -77,6 +77,9 @@ type Options struct {
 	// MaxBytes limits the decompressed payload (cpio framing included);
 	// more is an error (a decompression bomb). 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// Decoders, when set, lends decompressors that are reused from one
+	// package to the next (nil: fresh ones for every package).
+	Decoders *Decoders
 }
 
 // Info describes an extracted package.
@@ -181,7 +184,7 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	if comp == compXZ {
 		src = shrinkXZDict(br, x.files.payloadBound())
 	}
-	dr, closeDR, err := decompressor(comp, src)
+	dr, closeDR, err := x.opt.Decoders.decompressor(comp, src)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,13 @@ package extract
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"testing"
 
 	"github.com/xi2/xz"
 
+	"github.com/smith-build/smith/fstree"
 	"github.com/smith-build/smith/internal/rpmfixture"
 )
 
@@ -64,5 +66,46 @@ func TestShrinkXZDict(t *testing.T) {
 		if err == nil && !bytes.Equal(out, data) {
 			t.Fatal("a lying bound produced wrong bytes without an error")
 		}
+	}
+}
+
+// TestDecodersReuse: packages extracted one after another through one
+// Decoders give the same trees as with fresh decoders, whatever the
+// compressor sequence.
+func TestDecodersReuse(t *testing.T) {
+	var rpms [][]byte
+	for _, comp := range []string{"zstd", "gzip", "zstd", "xz", "zstd"} {
+		b, err := rpmfixture.Build(rpmfixture.Spec{
+			Name: "p-" + comp, Version: "1", Release: "1", Arch: "x86_64", Compressor: comp,
+			Files: []rpmfixture.File{{Path: "/usr/share/" + comp, Mode: rpmfixture.ModeReg | 0o644, Data: bytes.Repeat([]byte(comp), 5000)}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rpms = append(rpms, b)
+	}
+	decs := &Decoders{}
+	defer decs.Close()
+	for i, b := range rpms {
+		fresh, reused := fstree.New(), fstree.New()
+		if _, err := Package(context.Background(), fresh, bytes.NewReader(b), Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Package(context.Background(), reused, bytes.NewReader(b), Options{Decoders: decs}); err != nil {
+			t.Fatalf("package %d with reused decoders: %v", i, err)
+		}
+		if fresh.Dump() != reused.Dump() {
+			t.Errorf("package %d: reused decoders gave\n%s\nwant\n%s", i, reused.Dump(), fresh.Dump())
+		}
+	}
+	// A corrupt stream through the shared decoder fails, and the next good
+	// one still extracts.
+	bad := append([]byte(nil), rpms[0]...)
+	bad[len(bad)-20] ^= 0xff
+	if _, err := Package(context.Background(), fstree.New(), bytes.NewReader(bad), Options{Decoders: decs}); err == nil {
+		t.Fatal("corrupt zstd payload extracted")
+	}
+	if _, err := Package(context.Background(), fstree.New(), bytes.NewReader(rpms[2]), Options{Decoders: decs}); err != nil {
+		t.Fatalf("after a corrupt stream: %v", err)
 	}
 }
