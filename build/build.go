@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -147,16 +148,23 @@ type builder struct {
 	dir  string
 	cfg  *Config
 	arch string // target rpm arch
+	// outMu serialises writes to Log and Warn: repo.LoadAll warns from
+	// one goroutine per repository.
+	outMu sync.Mutex
 }
 
 func (b *builder) logf(format string, args ...any) {
 	if b.opt.Log != nil {
+		b.outMu.Lock()
+		defer b.outMu.Unlock()
 		fmt.Fprintf(b.opt.Log, format+"\n", args...)
 	}
 }
 
 func (b *builder) warnf(format string, args ...any) {
 	if b.opt.Warn != nil {
+		b.outMu.Lock()
+		defer b.outMu.Unlock()
 		fmt.Fprintf(b.opt.Warn, "warning: "+format+"\n", args...)
 	}
 }

@@ -793,6 +793,11 @@ func TestFast(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "smith.yaml"), []byte(catYAML+"exclude-packages: [bash-completion]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A killed -f build's temporary file (nobody holds its lock) goes.
+	stale := filepath.Join(o.CacheDir, "fast", "."+filepath.Base(entries[0])+".smith-tmp-123")
+	if err := os.WriteFile(stale, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var log bytes.Buffer
 	o.Log = &log
 	runBuild(t, o)
@@ -801,5 +806,8 @@ func TestFast(t *testing.T) {
 	}
 	if after, _ := filepath.Glob(filepath.Join(o.CacheDir, "fast", "*.tar")); len(after) != 1 || after[0] == entries[0] {
 		t.Errorf("cache entries after a change: %v (before %v)", after, entries)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("stale temporary file %s left in the -f cache", stale)
 	}
 }

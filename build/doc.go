@@ -6,6 +6,9 @@
 //   - ParseConfig reads smith.yaml into a typed Config: every field of the
 //     original smith plus repos, arch, weak and exclude-packages. Unknown
 //     fields, wrong types and syntax errors are errors naming file and line.
+//   - Resolve solves a request exactly as Run would (the same
+//     repositories, arch, weak and exclude settings) without fetching
+//     anything: smith resolve and smith why.
 //   - Run is a pure function of its Options and the files they name: time
 //     (SOURCE_DATE_EPOCH), the host architecture, the host repository
 //     directory, the HTTP client, the scripts' environment and temporary

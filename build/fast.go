@@ -103,6 +103,20 @@ func (b *builder) saveFast(key string, t *fstree.Tree) {
 			os.Remove(p)
 		}
 	}
+	// Temporary files of -f builds that were killed mid-write, for any
+	// key: ".<entry>.smith-tmp-<random>" (live writers hold them locked).
+	dir := filepath.Dir(entry)
+	temps, _ := filepath.Glob(filepath.Join(dir, ".*.tar.smith-tmp-*"))
+	seen := map[string]bool{}
+	for _, p := range temps {
+		base, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(p), "."), ".smith-tmp-")
+		if !seen[base] {
+			seen[base] = true
+			if err := image.CleanStaleTemps(dir, base); err != nil {
+				b.warnf("-f: cleaning stale temporary files in %s: %v", dir, err)
+			}
+		}
+	}
 	b.logf("-f: saved the installed packages in %s", entry)
 }
 

@@ -88,7 +88,7 @@ func (f *fetcher) readMeta(ctx context.Context, b base, rel, what string, force 
 		data, err := f.readSmall(ctx, b, rel, what)
 		return data, false, err
 	}
-	u := b.url + rel
+	u := b.at(rel)
 	cpath := f.metaPath(u)
 	stamp := cpath + ".checked"
 	unlock, err := f.lock(ctx, "meta-"+filepath.Base(cpath))

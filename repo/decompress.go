@@ -12,8 +12,11 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/xi2/xz"
 )
+
+// maxXZDict bounds the dictionary an xz block may ask for (xz -9 uses 64 MiB).
+const maxXZDict = 1 << 26
 
 // Magic numbers of the formats repodata comes in.
 const (
@@ -76,7 +79,10 @@ func decompressor(r io.Reader, name string, limit int64) (io.ReadCloser, error) 
 		}
 		dr, closer = zr, func() { zr.Close() }
 	case "xz":
-		xr, err := xz.NewReader(br)
+		// xi2/xz bounds the dictionary: ulikunitz/xz allocates whatever
+		// a block header declares (up to 4 GiB). createrepo_c uses xz -9
+		// at most (64 MiB), the same bound as extract's payloads.
+		xr, err := xz.NewReader(br, maxXZDict)
 		if err != nil {
 			return nil, fmt.Errorf("%s: xz: %w", name, err)
 		}
@@ -126,6 +132,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	l.left -= int64(n)
 	switch {
 	case err == nil || err == io.EOF:
+	case errors.Is(err, xz.ErrMemlimit):
+		err = fmt.Errorf("decompressing: xz: the stream needs a dictionary over %d MiB (a hostile or unusual file)", maxXZDict>>20)
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded):
 		// The frame header declares a size over the limit.
 		err = l.tooLarge()

@@ -34,6 +34,10 @@
 //     (dnf's 48 h default; Options.Refresh revalidates), Options.Offline
 //     serving from the cache alone (*OfflineError names what is missing),
 //     damaged entries detected by checksum and fetched again. See cache.go.
+//     The packages parsed from a primary.xml are kept as a compact binary
+//     index keyed by its checksum (versioned, CRC-checked, rebuilt when
+//     damaged): a warm Load reads that instead of the XML. See
+//     index_cache.go.
 //   - Transport: keep-alive HTTP(S) through Options.Client; at most
 //     Options.MaxPerHost requests per host; retries with backoff on 5xx,
 //     429, timeouts, resets and truncated bodies; a request that receives

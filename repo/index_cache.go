@@ -10,7 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/smith-build/smith/dep"
 )
@@ -34,17 +37,27 @@ import (
 // Format (integers are unsigned varints unless noted):
 //
 //	"SMITHIDX" indexFormat(uint32 LE)
-//	nstrings len... bytes           string table; string 0 is ""
-//	npkgs nrels nfiles              totals, for one allocation each
-//	per package: name epoch version release arch location cktype ckvalue
-//	             (string refs) size, then for each of the 8 relation lists
-//	             count and per relation: name flags(byte, 0x80 = pre)
-//	             epoch version release; then count and file refs
+//	nstrings len... bytes        string table; string 0 is ""
+//	nevrs (epoch version release)...
+//	                             EVR table (string refs); EVR 0 is empty
+//	npkgs nrels nfiles nchunks   totals, for one allocation each
+//	per chunk: npkgs nrels nfiles nbytes
+//	provides table, files table  provides.go's nameTable: nbuckets nents,
+//	                             then start and ents as uint32 LE
+//	per chunk, its nbytes of packages:
+//	  name arch location cktype ckvalue (string refs) evr size, then for
+//	  each of the 8 relation lists count and per relation name(string)
+//	  flags(byte, 0x80 = pre) evr; then count and file refs
 //	crc32c(uint32 LE) of everything before it
+//
+// Chunks of indexChunk packages are decoded in parallel.
 
 // indexFormat is the version of the encoding and of what the parser puts
 // into a Package; bump it whenever either changes.
-const indexFormat = 1
+const indexFormat = 4
+
+// indexChunk is how many packages make a chunk.
+const indexChunk = 1024
 
 const indexMagic = "SMITHIDX"
 
@@ -61,38 +74,38 @@ func indexPath(cacheDir string, sum Checksum) string {
 // readIndex returns the cached packages of the primary.xml with checksum
 // sum, with Repo set to repoID. ok is false when there is no usable index;
 // err says why an index that exists was unusable (corrupt), for a warning.
-func readIndex(cacheDir string, sum Checksum, repoID string) (pkgs []*Package, ok bool, err error) {
+func readIndex(cacheDir string, sum Checksum, repoID string) (pkgs []*Package, ts *tables, ok bool, err error) {
 	if cacheDir == "" || validChecksum(sum) != nil {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	p := indexPath(cacheDir, sum)
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, false, nil
+			return nil, nil, false, nil
 		}
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if fi.Size() > maxIndexSize {
-		return nil, false, fmt.Errorf("%s: larger than %d bytes", p, maxIndexSize)
+		return nil, nil, false, fmt.Errorf("%s: larger than %d bytes", p, maxIndexSize)
 	}
 	data := make([]byte, fi.Size())
 	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, false, fmt.Errorf("%s: %w", p, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", p, err)
 	}
-	pkgs, err = decodeIndex(data, repoID)
+	pkgs, ts, err = decodeIndex(data, repoID)
 	if errors.Is(err, errIndexVersion) {
-		return nil, false, nil // written by another smith: rebuild quietly
+		return nil, nil, false, nil // written by another smith: rebuild quietly
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", p, err)
+		return nil, nil, false, fmt.Errorf("%s: %w", p, err)
 	}
-	return pkgs, true, nil
+	return pkgs, ts, true, nil
 }
 
 // writeIndex stores the index of pkgs (parsed from the primary.xml with
@@ -113,51 +126,76 @@ func relLists(p *Package) [8]*[]dep.Relation {
 // encodeIndex encodes packages (their Repo, Priority and Cost are not
 // stored: they belong to the repository, not the metadata).
 func encodeIndex(pkgs []*Package) []byte {
-	ids := map[string]uint64{"": 0}
+	strIDs := map[string]uint64{"": 0}
 	strs := []string{""}
-	ref := func(s string) uint64 {
-		if i, ok := ids[s]; ok {
+	str := func(s string) uint64 {
+		if i, ok := strIDs[s]; ok {
 			return i
 		}
 		i := uint64(len(strs))
-		ids[s] = i
+		strIDs[s] = i
 		strs = append(strs, s)
 		return i
 	}
-	var body []byte
-	put := func(v uint64) { body = binary.AppendUvarint(body, v) }
-	var nrels, nfiles int
-	for _, p := range pkgs {
-		for _, s := range []string{p.Name, p.Epoch, p.Version, p.Release, p.Arch, p.Location, p.Checksum.Type, p.Checksum.Value} {
-			put(ref(s))
+	evrIDs := map[dep.EVR]uint64{{}: 0}
+	var evrTable []byte // after the empty one
+	evr := func(e dep.EVR) uint64 {
+		if i, ok := evrIDs[e]; ok {
+			return i
 		}
+		i := uint64(len(evrIDs))
+		evrIDs[e] = i
+		evrTable = binary.AppendUvarint(evrTable, str(e.Epoch))
+		evrTable = binary.AppendUvarint(evrTable, str(e.Version))
+		evrTable = binary.AppendUvarint(evrTable, str(e.Release))
+		return i
+	}
+	type chunk struct {
+		npkgs, nrels, nfiles int
+		body                 []byte
+	}
+	var chunks []chunk
+	for i, p := range pkgs {
+		if i%indexChunk == 0 {
+			chunks = append(chunks, chunk{})
+		}
+		c := &chunks[len(chunks)-1]
+		put := func(v uint64) { c.body = binary.AppendUvarint(c.body, v) }
+		c.npkgs++
+		for _, s := range []string{p.Name, p.Arch, p.Location, p.Checksum.Type, p.Checksum.Value} {
+			put(str(s))
+		}
+		put(evr(p.EVR))
 		put(uint64(max(p.Size, 0)))
 		for _, list := range relLists(p) {
 			put(uint64(len(*list)))
-			nrels += len(*list)
+			c.nrels += len(*list)
 			for _, r := range *list {
-				put(ref(r.Name))
+				put(str(r.Name))
 				fl := byte(r.Flags)
 				if r.Pre {
 					fl |= 0x80
 				}
-				body = append(body, fl)
-				put(ref(r.EVR.Epoch))
-				put(ref(r.EVR.Version))
-				put(ref(r.EVR.Release))
+				c.body = append(c.body, fl)
+				put(evr(r.EVR))
 			}
 		}
 		put(uint64(len(p.Files)))
-		nfiles += len(p.Files)
+		c.nfiles += len(p.Files)
 		for _, f := range p.Files {
-			put(ref(f))
+			put(str(f))
 		}
+	}
+	var nrels, nfiles int
+	for _, c := range chunks {
+		nrels += c.nrels
+		nfiles += c.nfiles
 	}
 	size := 0
 	for _, s := range strs {
 		size += len(s)
 	}
-	out := make([]byte, 0, len(indexMagic)+4+size+len(body)+10*len(strs)+40)
+	out := make([]byte, 0, len(indexMagic)+4+size+10*len(strs)+len(evrTable)+64)
 	out = append(out, indexMagic...)
 	out = binary.LittleEndian.AppendUint32(out, indexFormat)
 	out = binary.AppendUvarint(out, uint64(len(strs)))
@@ -167,10 +205,21 @@ func encodeIndex(pkgs []*Package) []byte {
 	for _, s := range strs {
 		out = append(out, s...)
 	}
-	out = binary.AppendUvarint(out, uint64(len(pkgs)))
-	out = binary.AppendUvarint(out, uint64(nrels))
-	out = binary.AppendUvarint(out, uint64(nfiles))
-	out = append(out, body...)
+	out = binary.AppendUvarint(out, uint64(len(evrIDs)-1))
+	out = append(out, evrTable...)
+	for _, v := range []int{len(pkgs), nrels, nfiles, len(chunks)} {
+		out = binary.AppendUvarint(out, uint64(v))
+	}
+	for _, c := range chunks {
+		for _, v := range []int{c.npkgs, c.nrels, c.nfiles, len(c.body)} {
+			out = binary.AppendUvarint(out, uint64(v))
+		}
+	}
+	out = appendTable(out, buildNameTable(pkgs, eachProvide))
+	out = appendTable(out, buildNameTable(pkgs, eachFile))
+	for _, c := range chunks {
+		out = append(out, c.body...)
+	}
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, crc32c))
 }
 
@@ -179,16 +228,22 @@ var (
 	errIndexCorrupt = errors.New("corrupt package index")
 )
 
-// indexReader reads varints and string references, remembering the first
-// error.
+// indexReader reads varints and references from one part of an index,
+// remembering the first error.
 type indexReader struct {
 	data []byte
 	off  int
 	strs []string
+	evrs []dep.EVR
 	err  error
 }
 
 func (d *indexReader) uvarint() uint64 {
+	if d.off < len(d.data) && d.data[d.off] < 0x80 { // most are one byte
+		v := uint64(d.data[d.off])
+		d.off++
+		return v
+	}
 	if d.err != nil {
 		return 0
 	}
@@ -214,39 +269,50 @@ func (d *indexReader) count(minSize int) int {
 }
 
 func (d *indexReader) str() string {
-	v := d.uvarint()
-	if v >= uint64(len(d.strs)) {
-		d.err = errIndexCorrupt
-		return ""
+	if v := d.uvarint(); v < uint64(len(d.strs)) {
+		return d.strs[v]
 	}
-	return d.strs[v]
+	d.err = errIndexCorrupt
+	return ""
+}
+
+func (d *indexReader) evr() dep.EVR {
+	if v := d.uvarint(); v < uint64(len(d.evrs)) {
+		return d.evrs[v]
+	}
+	d.err = errIndexCorrupt
+	return dep.EVR{}
 }
 
 func (d *indexReader) byte() byte {
-	if d.err != nil {
-		return 0
+	if d.off < len(d.data) {
+		b := d.data[d.off]
+		d.off++
+		return b
 	}
-	if d.off >= len(d.data) {
-		d.err = errIndexCorrupt
-		return 0
-	}
-	b := d.data[d.off]
-	d.off++
-	return b
+	d.err = errIndexCorrupt
+	return 0
 }
 
-// decodeIndex decodes an index file, setting Repo to repoID.
-func decodeIndex(data []byte, repoID string) ([]*Package, error) {
+// indexPart is a chunk's place in the file and in the slabs.
+type indexPart struct {
+	npkgs, nrels, nfiles, nbytes int
+}
+
+// decodeIndex decodes an index file, setting Repo to repoID. The packages'
+// strings and the tables point into data, which the caller must not
+// change afterwards.
+func decodeIndex(data []byte, repoID string) ([]*Package, *tables, error) {
 	head := len(indexMagic) + 4
 	if len(data) < head+4 || !bytes.Equal(data[:len(indexMagic)], []byte(indexMagic)) {
-		return nil, errIndexCorrupt
+		return nil, nil, errIndexCorrupt
 	}
 	if binary.LittleEndian.Uint32(data[len(indexMagic):]) != indexFormat {
-		return nil, errIndexVersion
+		return nil, nil, errIndexVersion
 	}
 	end := len(data) - 4
 	if crc32.Checksum(data[:end], crc32c) != binary.LittleEndian.Uint32(data[end:]) {
-		return nil, fmt.Errorf("%w: checksum mismatch", errIndexCorrupt)
+		return nil, nil, fmt.Errorf("%w: checksum mismatch", errIndexCorrupt)
 	}
 	d := &indexReader{data: data[:end], off: head}
 	nstr := d.count(1)
@@ -256,43 +322,101 @@ func decodeIndex(data []byte, repoID string) ([]*Package, error) {
 		lens[i] = d.count(1)
 		total += lens[i]
 		if total > len(d.data)-d.off {
-			return nil, errIndexCorrupt
+			return nil, nil, errIndexCorrupt
 		}
 	}
-	if d.err != nil || total > len(d.data)-d.off {
-		return nil, errIndexCorrupt
+	if d.err != nil || nstr == 0 || lens[0] != 0 {
+		return nil, nil, errIndexCorrupt
 	}
-	block := string(d.data[d.off : d.off+total]) // one allocation for every string
+	// Every string points into the file's bytes, which nothing writes to
+	// once read (readIndex's buffer is decodeIndex's alone).
+	block := unsafe.String(unsafe.SliceData(d.data[d.off:]), total)
 	d.off += total
 	d.strs = make([]string, nstr)
 	for i, at := 0, 0; i < nstr; i++ {
 		d.strs[i] = block[at : at+lens[i]]
 		at += lens[i]
 	}
-	if nstr == 0 || d.strs[0] != "" {
-		return nil, errIndexCorrupt
+	nevr := d.count(3)
+	d.evrs = make([]dep.EVR, nevr+1)
+	for i := 1; i <= nevr; i++ {
+		d.evrs[i] = dep.EVR{Epoch: d.str(), Version: d.str(), Release: d.str()}
 	}
-	// Every package takes at least 18 bytes, every relation 5, every file 1.
-	npkgs, nrels, nfiles := d.count(18), d.count(5), d.count(1)
+	// Every package takes at least 17 bytes, every relation 3, every file 1.
+	npkgs, nrels, nfiles, nchunks := d.count(17), d.count(3), d.count(1), d.count(4)
+	parts := make([]indexPart, nchunks)
+	var sum indexPart
+	for i := range parts {
+		parts[i] = indexPart{d.count(17), d.count(3), d.count(1), d.count(1)}
+		sum.npkgs += parts[i].npkgs
+		sum.nrels += parts[i].nrels
+		sum.nfiles += parts[i].nfiles
+		sum.nbytes += parts[i].nbytes
+	}
+	ts := &tables{provides: d.table(), files: d.table()}
 	if d.err != nil {
-		return nil, d.err
+		return nil, nil, d.err
+	}
+	if sum != (indexPart{npkgs, nrels, nfiles, len(d.data) - d.off}) {
+		return nil, nil, errIndexCorrupt
 	}
 	slab := make([]Package, npkgs)
 	pkgs := make([]*Package, npkgs)
 	rels := make([]dep.Relation, nrels)
 	files := make([]string, nfiles)
 	for i := range slab {
+		pkgs[i] = &slab[i]
+	}
+	// Decode the chunks on every core: each owns its part of the slabs.
+	workers := min(runtime.GOMAXPROCS(0), nchunks)
+	errs := make([]error, nchunks)
+	var wg sync.WaitGroup
+	next := make(chan int, nchunks)
+	type span struct{ pkg, rel, file, off int }
+	spans := make([]span, nchunks)
+	at := span{off: d.off}
+	for i, p := range parts {
+		spans[i] = at
+		at.pkg += p.npkgs
+		at.rel += p.nrels
+		at.file += p.nfiles
+		at.off += p.nbytes
+		next <- i
+	}
+	close(next)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				sp, p := spans[i], parts[i]
+				cd := &indexReader{data: d.data[sp.off : sp.off+p.nbytes], strs: d.strs, evrs: d.evrs}
+				errs[i] = cd.chunk(slab[sp.pkg:sp.pkg+p.npkgs], rels[sp.rel:sp.rel+p.nrels], files[sp.file:sp.file+p.nfiles], repoID)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	ts.all = pkgs
+	return pkgs, ts, nil
+}
+
+// chunk decodes one chunk into its packages, relations and files, which it
+// must use up exactly.
+func (d *indexReader) chunk(slab []Package, rels []dep.Relation, files []string, repoID string) error {
+	for i := range slab {
 		p := &slab[i]
-		pkgs[i] = p
-		p.Name, p.Epoch, p.Version, p.Release, p.Arch = d.str(), d.str(), d.str(), d.str(), d.str()
-		p.Location = d.str()
+		p.Name, p.Arch, p.Location = d.str(), d.str(), d.str()
 		p.Checksum.Type, p.Checksum.Value = d.str(), d.str()
+		p.EVR = d.evr()
 		p.Size = int64(min(d.uvarint(), 1<<62))
 		p.Repo = repoID
 		for _, list := range relLists(p) {
-			n := d.count(5)
+			n := int(min(d.uvarint(), uint64(len(rels)+1)))
 			if n > len(rels) {
-				return nil, errIndexCorrupt
+				return errIndexCorrupt
 			}
 			if n == 0 {
 				continue
@@ -304,12 +428,12 @@ func decodeIndex(data []byte, repoID string) ([]*Package, error) {
 				r.Name = d.str()
 				fl := d.byte()
 				r.Flags, r.Pre = dep.Flag(fl&^0x80), fl&0x80 != 0
-				r.EVR.Epoch, r.EVR.Version, r.EVR.Release = d.str(), d.str(), d.str()
+				r.EVR = d.evr()
 			}
 			*list = rs
 		}
-		if n := d.count(1); n > len(files) {
-			return nil, errIndexCorrupt
+		if n := int(min(d.uvarint(), uint64(len(files)+1))); n > len(files) {
+			return errIndexCorrupt
 		} else if n > 0 {
 			p.Files = files[:n:n]
 			files = files[n:]
@@ -318,11 +442,11 @@ func decodeIndex(data []byte, repoID string) ([]*Package, error) {
 			}
 		}
 		if d.err != nil {
-			return nil, d.err
+			return d.err
 		}
 	}
 	if d.off != len(d.data) || len(rels) != 0 || len(files) != 0 {
-		return nil, errIndexCorrupt
+		return errIndexCorrupt
 	}
-	return pkgs, nil
+	return nil
 }

@@ -89,6 +89,10 @@ type Repo struct {
 	filesMu  sync.Mutex
 	files    fileIndex
 	filesErr error
+
+	// tables index Packages by provide and primary file (provides.go).
+	tablesMu sync.Mutex
+	tables   *tables
 }
 
 // Load reads a repository's repomd.xml from the first base URL that
@@ -202,7 +206,7 @@ func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink, keys *keyri
 		}
 		return nil, err
 	}
-	shown := b.shown + repomdRel
+	shown := Redact(b.at(repomdRel))
 	if b.isLocal() {
 		shown = filepath.Join(b.local, "repodata", "repomd.xml")
 	}
@@ -265,12 +269,12 @@ func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink, keys *keyri
 // checksum (index_cache.go), or else from primary.xml, caching the result.
 func (r *Repo) readPrimary(ctx context.Context, prim mdFile) error {
 	f := r.fetch
-	pkgs, ok, err := readIndex(f.cacheDir, prim.Checksum, f.src.ID)
+	pkgs, ts, ok, err := readIndex(f.cacheDir, prim.Checksum, f.src.ID)
 	if err != nil {
 		f.warn(fmt.Sprintf("repo %s: ignoring the cached package index: %v", f.src.ID, err))
 	}
 	if ok {
-		r.Packages = pkgs
+		r.Packages, r.tables = pkgs, ts
 		return nil
 	}
 	err = r.readMetadata(ctx, prim, func(rd io.Reader, name string) error {
@@ -485,7 +489,7 @@ func (r *Repo) open(ctx context.Context, p *Package) (io.ReadCloser, error) {
 		if errors.As(err, &ce) {
 			se := &SignatureError{File: p.NEVRA(), Repo: r.Source.ID, Keys: r.keys.ids, Err: ce.err}
 			if !bases[0].isLocal() {
-				se.URL = bases[0].url + p.Location
+				se.URL = bases[0].at(p.Location)
 			}
 			return nil, se
 		}

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -11,9 +10,9 @@ import (
 	"strings"
 )
 
-// maxRepomdSize bounds repomd.xml and metalink documents, which are a few
-// KB in practice.
-const maxRepomdSize = 16 << 20
+// maxRepomdSize bounds repomd.xml and metalink documents (and mirrorlists
+// and signatures), which are a few KB in practice.
+const maxRepomdSize = 4 << 20
 
 // repomd is the part of repomd.xml smith uses.
 type repomd struct {
@@ -67,8 +66,7 @@ func parseRepomd(data []byte, file string) (*repomd, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", file, maxRepomdSize)
 	}
 	var x xmlRepomd
-	d := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
-	d.CharsetReader = refuseCharset
+	d := newSmallXMLDecoder(data)
 	if err := d.Decode(&x); err != nil {
 		return nil, fmt.Errorf("%s: not a repomd.xml: %w", file, err)
 	}
@@ -188,8 +186,7 @@ func parseMetalink(data []byte, file string) (*metalink, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", file, maxRepomdSize)
 	}
 	var x xmlMetalink
-	d := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
-	d.CharsetReader = refuseCharset
+	d := newSmallXMLDecoder(data)
 	if err := d.Decode(&x); err != nil {
 		return nil, fmt.Errorf("%s: not a metalink: %w", file, err)
 	}

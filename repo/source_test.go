@@ -313,14 +313,20 @@ func mustGetwd(t *testing.T) string {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://user:pass@host/path":                  "https://REDACTED@host/path",
-		"https://user@host/path":                       "https://REDACTED@host/path",
-		"https://host/path?q=a@b":                      "https://host/path?q=a@b",
-		"/local/path@x":                                "/local/path@x",
-		`GET "https://u:p@h/x": EOF`:                   `GET "https://REDACTED@h/x": EOF`,
-		"two http://a:b@h1/ and https://c:d@h2/x":      "two http://REDACTED@h1/ and https://REDACTED@h2/x",
-		"https://us%40er:p%3Ass@host:8443/repo/":       "https://REDACTED@host:8443/repo/",
-		"not a url with user:pass@host but no slashes": "not a url with user:pass@host but no slashes",
+		"https://user:pass@host/path":                   "https://REDACTED@host/path",
+		"https://user@host/path":                        "https://REDACTED@host/path",
+		"https://host/path?q=a@b":                       "https://host/path?q=REDACTED",
+		"https://h/p/?token=X&a=&b":                     "https://h/p/?token=REDACTED&a=&REDACTED",
+		"https://u:p@h/p/repodata/repomd.xml?token=X#f": "https://REDACTED@h/p/repodata/repomd.xml?token=REDACTED#f",
+		`GET "https://h/p?token=X": EOF`:                `GET "https://h/p?token=REDACTED": EOF`,
+		"GET https://h/p?token=X&sig=Y: 403 Forbidden":  "GET https://h/p?token=REDACTED&sig=REDACTED: 403 Forbidden",
+		"a http://h/?t=1 and http://u:p@h2/x?s=2#frag":  "a http://h/?t=REDACTED and http://REDACTED@h2/x?s=REDACTED#frag",
+		"no url? here":                                  "no url? here",
+		"/local/path@x":                                 "/local/path@x",
+		`GET "https://u:p@h/x": EOF`:                    `GET "https://REDACTED@h/x": EOF`,
+		"two http://a:b@h1/ and https://c:d@h2/x":       "two http://REDACTED@h1/ and https://REDACTED@h2/x",
+		"https://us%40er:p%3Ass@host:8443/repo/":        "https://REDACTED@host:8443/repo/",
+		"not a url with user:pass@host but no slashes":  "not a url with user:pass@host but no slashes",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -31,6 +31,23 @@ type base struct {
 
 func (b base) isLocal() bool { return b.url == "" }
 
+// at returns the URL of rel (a slash-separated path relative to the
+// repository's base) under a remote base: rel is joined onto the URL's
+// path, and the base's query (signed URLs, ?token=) is kept at the end.
+func (b base) at(rel string) string {
+	if rel == "" {
+		return b.url
+	}
+	p, q, ok := strings.Cut(b.url, "?")
+	if !ok {
+		return b.url + rel
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p + strings.TrimPrefix(rel, "/") + "?" + q
+}
+
 // parseBase classifies a baseurl: an http(s) URL, a file:// URL or a plain
 // path.
 func parseBase(s string) (base, error) {
@@ -55,13 +72,14 @@ func parseBase(s string) (base, error) {
 	case "http", "https":
 		user := u.User
 		u.User = nil
+		u.Fragment, u.RawFragment = "", ""
 		if !strings.HasSuffix(u.Path, "/") {
 			u.Path += "/"
 			if u.RawPath != "" {
 				u.RawPath += "/"
 			}
 		}
-		return base{url: u.String(), user: user, shown: u.String()}, nil
+		return base{url: u.String(), user: user, shown: Redact(u.String())}, nil
 	}
 	return base{}, fmt.Errorf("unsupported URL scheme %q in %q (want http, https, file or a path)", u.Scheme, Redact(s))
 }
@@ -76,7 +94,7 @@ func remoteFile(s string) (base, bool) {
 	}
 	user := u.User
 	u.User = nil
-	return base{url: u.String(), user: user, shown: u.String()}, true
+	return base{url: u.String(), user: user, shown: Redact(u.String())}, true
 }
 
 // fetcher gets files of one repository, locally or over HTTP, and keeps the
@@ -115,6 +133,8 @@ func newFetcher(src Source, opt Options) (*fetcher, error) {
 		hosts:      opt.hosts,
 		progress:   opt.Progress,
 	}
+	// Temporary files of smith processes killed mid-write.
+	cleanCacheTemps(f.cacheDir)
 	if f.warn == nil {
 		f.warn = func(string) {}
 	}
@@ -226,7 +246,7 @@ func (e *httpStatusError) Error() string {
 // timeouts, 5xx, 429). ifModifiedSince, when not zero, makes a conditional
 // request; the caller then handles 304. 404 and 410 become *NotFoundError.
 func (f *fetcher) get(ctx context.Context, b base, rel string, what string, ifModifiedSince time.Time) (*http.Response, error) {
-	u := b.url + rel
+	u := b.at(rel)
 	var lastErr error
 	for attempt := 0; attempt < f.attempts; attempt++ {
 		if attempt > 0 {
@@ -430,7 +450,7 @@ func (f *fetcher) readSmall(ctx context.Context, b base, rel, what string) ([]by
 		return readLimited(fh, maxRepomdSize, p)
 	}
 	if f.offline {
-		return nil, &OfflineError{What: what, URL: b.url + rel}
+		return nil, &OfflineError{What: what, URL: b.at(rel)}
 	}
 	release, err := f.hosts.acquire(ctx, b.url)
 	if err != nil {
@@ -442,7 +462,7 @@ func (f *fetcher) readSmall(ctx context.Context, b base, rel, what string) ([]by
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return readLimited(resp.Body, maxRepomdSize, b.url+rel)
+	return readLimited(resp.Body, maxRepomdSize, b.at(rel))
 }
 
 func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {
@@ -460,10 +480,11 @@ func writeFileAtomic(path string, data []byte, mtime time.Time) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, unlock, err := createLockedTemp(filepath.Dir(path), tempWrite)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
@@ -551,7 +572,7 @@ func (f *fetcher) openVerifiedFrom(ctx context.Context, b base, bl blob) (io.Rea
 	}
 	if f.cacheDir == "" {
 		if f.offline {
-			return nil, &OfflineError{What: bl.what, URL: b.url + bl.rel}
+			return nil, &OfflineError{What: bl.what, URL: b.at(bl.rel)}
 		}
 		return f.downloadTemp(ctx, b, bl)
 	}
@@ -564,7 +585,7 @@ func (f *fetcher) openVerifiedFrom(ctx context.Context, b base, bl blob) (io.Rea
 		if damaged(err, path) {
 			return nil, fmt.Errorf("offline: %w", err)
 		}
-		return nil, &OfflineError{What: bl.what, URL: b.url + bl.rel, Path: path}
+		return nil, &OfflineError{What: bl.what, URL: b.at(bl.rel), Path: path}
 	}
 	// One download per blob, whatever the number of smith processes: the
 	// others wait for the lock and then find the file in the cache.
@@ -673,7 +694,7 @@ func (f *fetcher) download(ctx context.Context, b base, bl blob, path string) er
 				return err
 			}
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
+		tmp, unlock, err := createLockedTemp(filepath.Dir(path), tempDownload)
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
@@ -686,10 +707,13 @@ func (f *fetcher) download(ctx context.Context, b base, bl blob, path string) er
 				err = os.Rename(tmp.Name(), path)
 			}
 		}
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+		unlock()
 		if err == nil {
 			return nil
 		}
-		os.Remove(tmp.Name())
 		lastErr = err
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -737,16 +761,16 @@ func (f *fetcher) fetchInto(ctx context.Context, b base, bl blob, w io.Writer) (
 	hr := &hashReader{r: io.LimitReader(resp.Body, limit+1), h: h}
 	n, err := io.Copy(w, hr)
 	if err != nil {
-		return fmt.Errorf("downloading %s from %s: %w", bl.what, Redact(b.url+bl.rel), err)
+		return fmt.Errorf("downloading %s from %s: %w", bl.what, Redact(b.at(bl.rel)), err)
 	}
 	if n > limit {
-		return fmt.Errorf("downloading %s from %s: more than the %d bytes the metadata declares", bl.what, Redact(b.url+bl.rel), limit)
+		return fmt.Errorf("downloading %s from %s: more than the %d bytes the metadata declares", bl.what, Redact(b.at(bl.rel)), limit)
 	}
 	if bl.size > 0 && n < bl.size {
-		return fmt.Errorf("downloading %s from %s: the body ended after %d of %d bytes: %w", bl.what, Redact(b.url+bl.rel), n, bl.size, io.ErrUnexpectedEOF)
+		return fmt.Errorf("downloading %s from %s: the body ended after %d of %d bytes: %w", bl.what, Redact(b.at(bl.rel)), n, bl.size, io.ErrUnexpectedEOF)
 	}
 	if got := hr.sum(bl.want.Type); got != bl.want {
-		return &ChecksumError{File: bl.what, Expected: bl.want, Actual: got, URL: b.url + bl.rel}
+		return &ChecksumError{File: bl.what, Expected: bl.want, Actual: got, URL: b.at(bl.rel)}
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func (f *fetcher) readKey(ctx context.Context, loc string) ([]byte, error) {
 // verifyRepomd checks repomd.xml against its detached signature.
 func (f *fetcher) verifyRepomd(ctx context.Context, keys *keyring, b base, data []byte, force bool) error {
 	const rel = repomdRel + ".asc"
-	from := b.url + repomdRel
+	from := b.at(repomdRel)
 	if b.isLocal() {
 		from = filepath.Join(b.local, filepath.FromSlash(repomdRel))
 	}

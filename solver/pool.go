@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/smith-build/smith/dep"
 	"github.com/smith-build/smith/repo"
@@ -28,13 +30,13 @@ type pool struct {
 	byPtr  map[*repo.Package]id
 	byKey  map[string]id // NEVRA@repo, to map FileProviders results; built on first use
 	byName map[string][]id
-	// provides maps a provide name to the last of its entries in provList,
-	// which chains to the previous one: a single allocation instead of
-	// one slice per name (a big repository has ~150,000 names).
-	provides map[string]int32
-	provList []provideEntry
-	files    map[string][]id // primary file path → owners, by id
-	archRank []int           // per id: 0 best; noarchRank for noarch
+	// provides indexes every provide by name, the implicit "name = EVR"
+	// as k = -1; files the file paths primary.xml lists. With ext, they
+	// hold only the explicit packages and ext answers for the others.
+	provides *nameIndex
+	files    *nameIndex
+	ext      providerIndex
+	archRank []int // per id: 0 best; noarchRank for noarch
 
 	what     map[dep.Relation][]id
 	rich     map[string]*richDep
@@ -42,29 +44,32 @@ type pool struct {
 	fileSeen map[string]bool
 }
 
-// provideEntry is one provide: package id and the index of the relation in
-// its Provides, or -1 for the implicit "name = EVR". Kept small: a large
-// repository has hundreds of thousands of them.
-type provideEntry struct {
-	id   id
-	k    int32
-	next int32 // previous entry of the same name + 1; 0 ends the chain
-}
-
-func (pl *pool) addProvide(name string, e provideEntry) {
-	e.next = pl.provides[name]
-	pl.provList = append(pl.provList, e)
-	pl.provides[name] = int32(len(pl.provList))
+// providerIndex is what an Index may offer so that the solver need not
+// index every provide and primary file list itself (repo.Index does):
+// every package of Packages() with a provide (k indexes Provides, -1 for
+// its name) or a primary file (k indexes Files) of that name.
+type providerIndex interface {
+	WhatProvides(name string, fn func(p *repo.Package, k int))
+	WhoListsFile(path string, fn func(p *repo.Package, k int))
 }
 
 // relation returns the provide e stands for.
-func (pl *pool) relation(e provideEntry) dep.Relation {
+func (pl *pool) relation(e nameEntry) dep.Relation {
 	p := pl.pkgs[e.id]
 	if e.k < 0 {
 		return dep.Relation{Name: p.Name, Flags: dep.EQ, EVR: p.EVR}
 	}
 	return p.Provides[e.k]
 }
+
+func (pl *pool) provideName(e nameEntry) string {
+	if e.k < 0 {
+		return pl.pkgs[e.id].Name
+	}
+	return pl.pkgs[e.id].Provides[e.k].Name
+}
+
+func (pl *pool) fileName(e nameEntry) string { return pl.pkgs[e.id].Files[e.k] }
 
 // richDep caches a parsed rich dependency.
 type richDep struct {
@@ -137,13 +142,14 @@ func newPool(ctx context.Context, idx Index, all []*repo.Package, explicit []*re
 		}
 	}
 	seen := map[*repo.Package]bool{}
-	var cands []*repo.Package
+	var cands []*repo.Package // the explicit ones first
 	for _, p := range explicit {
 		if p != nil && !seen[p] {
 			seen[p] = true
 			cands = append(cands, p)
 		}
 	}
+	nExplicit := len(cands)
 	for _, p := range all {
 		if p == nil || seen[p] || !ap.allows(p.Arch) || excluded(p.Name, exclude) {
 			continue
@@ -151,27 +157,35 @@ func newPool(ctx context.Context, idx Index, all []*repo.Package, explicit []*re
 		seen[p] = true
 		cands = append(cands, p)
 	}
-	slices.SortStableFunc(cands, comparePackages)
-
-	nprov := 0
-	for _, p := range cands {
-		nprov += len(p.Provides)
+	// Ids follow the canonical order; idOf maps a position in cands (the
+	// index's order, which is also roughly the packages' order in memory)
+	// to its id, so that the indexes below walk memory in order.
+	perm := make([]int32, len(cands))
+	for k := range perm {
+		perm[k] = int32(k)
 	}
+	slices.SortFunc(perm, func(a, b int32) int {
+		return cmp.Or(comparePackages(cands[a], cands[b]), cmp.Compare(a, b))
+	})
+	idOf := make([]id, len(cands))
+	for k, pos := range perm {
+		idOf[pos] = id(k + 1)
+	}
+
 	pl := &pool{
 		ctx:      ctx,
 		idx:      idx,
 		pkgs:     make([]*repo.Package, 1, len(cands)+1),
 		byPtr:    make(map[*repo.Package]id, len(cands)),
 		byName:   make(map[string][]id, len(cands)),
-		provides: make(map[string]int32, nprov/2),
-		provList: make([]provideEntry, 0, nprov+len(cands)),
-		files:    map[string][]id{},
 		archRank: make([]int, 1, len(cands)+1),
 		what:     map[dep.Relation][]id{},
 		rich:     map[string]*richDep{},
 		fileSeen: map[string]bool{},
 	}
-	for _, p := range cands {
+	nprov, nfiles := 0, 0
+	for _, pos := range perm {
+		p := cands[pos]
 		i := id(len(pl.pkgs))
 		pl.pkgs = append(pl.pkgs, p)
 		pl.byPtr[p] = i
@@ -181,17 +195,48 @@ func newPool(ctx context.Context, idx Index, all []*repo.Package, explicit []*re
 		}
 		pl.archRank = append(pl.archRank, rank)
 		pl.byName[p.Name] = append(pl.byName[p.Name], i)
-		// rpm and libsolv give every package an implicit "name = EVR".
-		pl.addProvide(p.Name, provideEntry{id: i, k: -1})
-		for k, r := range p.Provides {
-			pl.addProvide(r.Name, provideEntry{id: i, k: int32(k)})
-		}
-		for _, f := range p.Files {
-			if fs := pl.files[f]; len(fs) == 0 || fs[len(fs)-1] != i {
-				pl.files[f] = append(fs, i)
-			}
+		nprov += 1 + len(p.Provides)
+		nfiles += len(p.Files)
+	}
+	// An index that keeps its own tables of provides and files (repo.Index
+	// reads them with its package index) is asked for its packages; only
+	// the explicit ones, which it may lack, are indexed here.
+	own := cands
+	if ext, ok := idx.(providerIndex); ok {
+		pl.ext = ext
+		own = cands[:nExplicit]
+		nprov, nfiles = 0, 0
+		for _, p := range own {
+			nprov += 1 + len(p.Provides)
+			nfiles += len(p.Files)
 		}
 	}
+	// Both indexes in parallel, the provides in two halves.
+	parts := min(runtime.GOMAXPROCS(0), 2)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pl.files = buildNameIndex(nfiles, 1, func(_ int, emit func(string, nameEntry)) {
+			for pos, p := range own {
+				for k, f := range p.Files {
+					emit(f, nameEntry{id: idOf[pos], k: int32(k)})
+				}
+			}
+		})
+	}()
+	pl.provides = buildNameIndex(nprov, parts, func(part int, emit func(string, nameEntry)) {
+		lo, hi := len(own)*part/parts, len(own)*(part+1)/parts
+		for pos := lo; pos < hi; pos++ {
+			p, i := own[pos], idOf[pos]
+			// rpm and libsolv give every package an implicit "name = EVR".
+			emit(p.Name, nameEntry{id: i, k: -1})
+			for k := range p.Provides {
+				emit(p.Provides[k].Name, nameEntry{id: i, k: int32(k)})
+			}
+		}
+	})
+	wg.Wait()
 	return pl, nil
 }
 
@@ -213,13 +258,31 @@ func (pl *pool) whatProvides(r dep.Relation) (ids []id, system bool) {
 	if ids, ok := pl.what[r]; ok {
 		return ids, ids == nil && isRPMLib(r.Name)
 	}
-	for k := pl.provides[r.Name]; k != 0; k = pl.provList[k-1].next {
-		if e := pl.provList[k-1]; dep.Overlap(r, pl.relation(e)) {
+	pl.provides.lookup(r.Name, pl.provideName, func(e nameEntry) {
+		if dep.Overlap(r, pl.relation(e)) {
 			ids = append(ids, e.id)
 		}
+	})
+	if pl.ext != nil {
+		pl.ext.WhatProvides(r.Name, func(p *repo.Package, k int) {
+			i, ok := pl.byPtr[p] // not a candidate: another arch, excluded
+			if !ok || k >= len(p.Provides) {
+				return
+			}
+			if dep.Overlap(r, pl.relation(nameEntry{id: i, k: int32(k)})) {
+				ids = append(ids, i)
+			}
+		})
 	}
 	if strings.HasPrefix(r.Name, "/") {
-		ids = append(ids, pl.files[r.Name]...)
+		pl.files.lookup(r.Name, pl.fileName, func(e nameEntry) { ids = append(ids, e.id) })
+		if pl.ext != nil {
+			pl.ext.WhoListsFile(r.Name, func(p *repo.Package, _ int) {
+				if i, ok := pl.byPtr[p]; ok {
+					ids = append(ids, i)
+				}
+			})
+		}
 		if len(ids) == 0 {
 			ids = pl.fileProviders(r.Name)
 		}

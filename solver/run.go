@@ -594,6 +594,27 @@ func (s *solver) chain(proof []int32, target id) []Step {
 	return nil
 }
 
+// preferred orders the positive literals of a rule as a user would expect a
+// chain to go: the best architecture and the newest version of a name
+// first (what the policy would install), then id order.
+func (s *solver) preferred(lits []lit) []id {
+	var out []id
+	for _, l := range lits {
+		if l > 0 {
+			out = append(out, l)
+		}
+	}
+	pl := s.pl
+	slices.SortStableFunc(out, func(a, b id) int {
+		pa, pb := pl.pkgs[a], pl.pkgs[b]
+		if pa.Name != pb.Name {
+			return strings.Compare(pa.Name, pb.Name)
+		}
+		return cmp.Or(pl.archRank[a]-pl.archRank[b], dep.CompareEVR(pb.EVR, pa.EVR), int(a-b))
+	})
+	return out
+}
+
 // chainFrom is a breadth-first search from the candidates of jobs to
 // target over the requires rules use accepts.
 func (s *solver) chainFrom(jobs []int32, target id, use func(int32) bool) []Step {
@@ -605,7 +626,7 @@ func (s *solver) chainFrom(jobs []int32, target id, use func(int32) bool) []Step
 	parent := map[id]edge{}
 	var queue []id
 	for _, ri := range jobs {
-		for _, c := range s.rules[ri].lits {
+		for _, c := range s.preferred(s.rules[ri].lits) {
 			if _, ok := parent[c]; !ok && c > 0 {
 				parent[c] = edge{rule: ri}
 				queue = append(queue, c)
@@ -627,7 +648,7 @@ func (s *solver) chainFrom(jobs []int32, target id, use func(int32) bool) []Step
 			}
 		}
 		for _, ri := range requires[u] {
-			for _, v := range s.rules[ri].lits {
+			for _, v := range s.preferred(s.rules[ri].lits) {
 				if _, ok := parent[v]; !ok && v > 0 && v != u {
 					parent[v] = edge{from: u, rule: ri}
 					queue = append(queue, v)

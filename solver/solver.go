@@ -3,15 +3,21 @@
 //
 // Contract: Solve reads packages only through Index, never mutates them, and
 // returns a Solution whose content depends only on the set of packages and
-// the Request — not on the order Index.Packages returns them in, nor on map
-// iteration. The search is complete (conflict-driven clause learning over
-// package literals): a request that has a solution is never reported
-// unsolvable. Among solutions it makes libsolv's choices, in libsolv's
-// order: a provider already chosen, then the repository of best (lowest)
-// priority whatever the versions, the best architecture, the highest
-// version (between identical ones, the cheapest repository's), obsoleting
-// over obsoleted, one recommended or supplementing, and finally name order. A request without a solution yields an
-// *Unsolvable error that explains each independent problem in one line.
+// the Request — not on the order Index.Packages returns them in (nor the
+// order of repositories), nor on map iteration. The search is complete
+// (conflict-driven clause learning over package literals): a request that
+// has a solution is never reported unsolvable. Among solutions it makes
+// libsolv's choices, in libsolv's order: a provider already chosen, then
+// the repository of best (lowest) priority whatever the versions, the best
+// architecture, the highest version (between identical ones, the cheapest
+// repository's), obsoleting over obsoleted, one recommended or
+// supplementing, and finally name order. Solution.Reasons and
+// Solution.Chain say why each package is there. A request without a
+// solution yields an *Unsolvable error that explains each independent
+// problem in one line, with the rules of its proof and the chains of
+// requirements from the request to the packages involved. A Pool keeps the
+// preparation of an index (its provides and files indexed) for the next
+// request.
 //
 // Rules it applies: Requires (including rich and file dependencies, the
 // latter from primary file lists first and Index.FileProviders only when
@@ -36,12 +42,18 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/smith-build/smith/dep"
 	"github.com/smith-build/smith/repo"
 )
 
-// Index is what the solver needs from the loaded repositories.
+// Index is what the solver needs from the loaded repositories. An Index
+// that also has the methods WhatProvides(name string, fn func(p
+// *repo.Package, k int)) and WhoListsFile(path string, fn func(p
+// *repo.Package, k int)), as *repo.Index does, answers lookups by provide
+// and primary file list from its own tables, which spares the solver from
+// indexing every package for every Pool.
 type Index interface {
 	Packages() []*repo.Package
 	// FileProviders returns packages that own path, consulting the full file
@@ -156,16 +168,73 @@ func (sol *Solution) Chain(p *repo.Package) []Step {
 
 // Solve resolves req against idx. It returns *Unsolvable when the request
 // cannot be satisfied, and a wrapped error when ctx ends or the index fails.
+// To solve several requests against one index, use a Pool.
 func Solve(ctx context.Context, idx Index, req Request) (*Solution, error) {
+	return NewPool(idx).Solve(ctx, req)
+}
+
+// Pool solves requests against one index, keeping what it prepared for a
+// request (the candidates indexed by name, provide and file, and every
+// lookup made) for the next one with the same Arch, architectures named in
+// specs, Exclude and Install: a solve on a big index mostly costs the
+// preparation. The index's packages must not change while the Pool is in
+// use. A Pool is safe for concurrent use; solves take turns.
+type Pool struct {
+	idx Index
+
+	mu  sync.Mutex
+	all []*repo.Package
+	key string
+	pl  *pool
+}
+
+// NewPool returns a Pool over idx. It reads idx.Packages() once, at the
+// first Solve.
+func NewPool(idx Index) *Pool { return &Pool{idx: idx} }
+
+// Solve is the package-level Solve, reusing the Pool's preparation.
+func (p *Pool) Solve(ctx context.Context, req Request) (*Solution, error) {
 	if req.Arch == "" {
 		return nil, errors.New("solver: Request.Arch is empty")
 	}
-	all := idx.Packages()
-	arches := explicitArches(all, req.Specs)
-	pl, err := newPool(ctx, idx, all, req.Install, newArchPolicy(req.Arch, arches), req.Exclude)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.all == nil {
+		p.all = p.idx.Packages()
+	}
+	pl, err := p.prepare(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("solver: %w", err)
 	}
+	sol, err := solveWith(pl, p.all, req)
+	if pl.fileErr != nil {
+		// A failed file list lookup is not an answer to keep.
+		p.pl, p.key = nil, ""
+	}
+	return sol, err
+}
+
+// prepare returns the pool for req: the kept one when req needs the same.
+func (p *Pool) prepare(ctx context.Context, req Request) (*pool, error) {
+	arches := explicitArches(p.all, req.Specs)
+	var key strings.Builder
+	fmt.Fprintf(&key, "%s\x00%q\x00%q\x00", req.Arch, arches, req.Exclude)
+	for _, x := range req.Install {
+		fmt.Fprintf(&key, "%p ", x)
+	}
+	if p.pl != nil && p.key == key.String() {
+		p.pl.ctx = ctx
+		return p.pl, nil
+	}
+	pl, err := newPool(ctx, p.idx, p.all, req.Install, newArchPolicy(req.Arch, arches), req.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	p.pl, p.key = pl, key.String()
+	return pl, nil
+}
+
+func solveWith(pl *pool, all []*repo.Package, req Request) (*Solution, error) {
 	jobs, unknown := pl.makeJobs(req.Specs, req.Install, all)
 	if pl.fileErr != nil {
 		return nil, fmt.Errorf("solver: %w", pl.fileErr)

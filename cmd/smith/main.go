@@ -70,7 +70,7 @@ type CLI struct {
 	Upload   UploadCmd   `cmd:"" help:"Upload an image file to a registry."`
 	Download DownloadCmd `cmd:"" help:"Download an image from a registry as a gzip tar of an OCI image layout."`
 	Resolve  ResolveCmd  `cmd:"" help:"Print the packages a fresh install of SPEC... would contain, one NEVRA per line, sorted (or --format json, with the reason for each); exit 1 with the problems when it cannot be resolved."`
-	Why      WhyCmd      `cmd:"" help:"Print the chain of requirements that brings PACKAGE into the solution of SPEC... (default: smith.yaml's package:)."`
+	Why      WhyCmd      `cmd:"" help:"Print the chain of requirements that brings PACKAGE into the solution of SPEC... (default: smith.yaml's package: and mock.deps, as a build solves them)."`
 }
 
 // BuildCmd builds the image.
@@ -356,6 +356,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	if err := kctx.Run(&cli.Globals); err != nil {
+		if ctx.Err() == context.Canceled {
+			// SIGINT or SIGTERM (main's context): whatever failed
+			// failed because of it, "context canceled" says less.
+			fmt.Fprintln(stderr, "smith: interrupted")
+			return 1
+		}
 		fmt.Fprintf(stderr, "smith: %s\n", oneLine(repo.Redact(err.Error())))
 		return 1
 	}
