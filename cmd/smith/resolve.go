@@ -60,15 +60,6 @@ func (f *ResolveFlags) resolve(ctx context.Context, g *Globals, specs []string) 
 	if err != nil {
 		return nil, err
 	}
-	// Nearly everything a resolve allocates stays live until it exits
-	// (the decoded package index, the solver's pool): collecting garbage
-	// while the heap grows to that size is wasted work, a third of a warm
-	// resolve's CPU time at GOGC=100. So the collector waits for the
-	// memory limit instead (GOGC and GOMEMLIMIT in the environment win).
-	if g.env("GOGC") == "" && g.env("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(resolveMemoryLimit)
-		debug.SetGCPercent(-1)
-	}
 	if !g.Quiet && isTerminal(g.stderr) {
 		p := newProgress(g.stderr, true, time.Now)
 		opt.Repo.Progress = p
@@ -85,8 +76,27 @@ func (f *ResolveFlags) resolve(ctx context.Context, g *Globals, specs []string) 
 // garbage; CentOS Stream 9 BaseOS + AppStream need about 100 MiB in all.
 const resolveMemoryLimit = 512 << 20
 
+// lazyGC tunes the garbage collector for the command and returns what
+// restores it. Nearly everything a resolve allocates stays live until it
+// ends (the decoded package index, the solver's pool): collecting garbage
+// while the heap grows to that size is wasted work, a third of a warm
+// resolve's CPU time at GOGC=100. So the collector waits for
+// resolveMemoryLimit instead; GOGC or GOMEMLIMIT in the environment win.
+func lazyGC(g *Globals) (restore func()) {
+	if g.env("GOGC") != "" || g.env("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	limit := debug.SetMemoryLimit(resolveMemoryLimit)
+	percent := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}
+}
+
 // Run resolves and prints the package set.
 func (c *ResolveCmd) Run(ctx context.Context, g *Globals) error {
+	defer lazyGC(g)()
 	res, err := c.resolve(ctx, g, c.Specs)
 	if err != nil {
 		return err
@@ -113,6 +123,7 @@ func (c *ResolveCmd) Run(ctx context.Context, g *Globals) error {
 
 // Run prints why a package is in the solution.
 func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
+	defer lazyGC(g)()
 	res, err := c.resolve(ctx, g, c.Specs)
 	if err != nil {
 		return err
