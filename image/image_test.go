@@ -193,7 +193,7 @@ func TestLayerGolden(t *testing.T) {
 	diff, _ := l.DiffID()
 	t.Logf("digest %s diffID %s", d, diff)
 	const wantDiff = "sha256:ffdd84c3b0f2a6ed74fd6b15b3d43115ddad89ffea1a221ed034ac4340a2a94e"
-	const wantDigest = "sha256:54d499f60c55b8e005fb54d3f90fa611d206db8d28aeafc2ebc61f70fbd8b8d7"
+	const wantDigest = "sha256:34862f65f088606680dd80b29853dfc54f4254906426fe315fdf22b4a9034e92"
 	if diff.String() != wantDiff {
 		t.Errorf("diffID %s, want %s (tar format changed)", diff, wantDiff)
 	}

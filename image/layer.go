@@ -18,10 +18,18 @@ import (
 	"github.com/smith-build/smith/fstree"
 )
 
-// gzipLevel is the compression level of everything smith writes. It is part
-// of the output format: changing it (or the compressor, klauspost/compress as
-// pinned in go.mod) changes every digest smith produces.
-const gzipLevel = 6
+// The compression levels are part of the output format: changing them (or
+// the compressor, klauspost/compress as pinned in go.mod) changes every
+// digest smith produces.
+//
+// layerLevel: on the cat layer (2.2 MB of ELF), klauspost's level 4 takes
+// 25 ms where 6 takes 34 ms, for 2.6% more bytes; compressing the layer was
+// a third of a whole build's CPU.
+const layerLevel = 4
+
+// layoutLevel compresses the layout tar.gz around the blobs. Its bulk is
+// the already compressed layer, so a higher level only costs time.
+const layoutLevel = 1
 
 // LayerOptions are the parameters of a layer that do not come from the tree.
 type LayerOptions struct {
@@ -36,7 +44,7 @@ type LayerOptions struct {
 func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 	mtime := fixedTime(opt.ModTime)
 	var compressed bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&compressed, gzipLevel)
+	zw, err := gzip.NewWriterLevel(&compressed, layerLevel)
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}

@@ -63,7 +63,7 @@ func WriteLayoutTarGz(w io.Writer, l Layout, modTime time.Time) error {
 	if err != nil {
 		return fmt.Errorf("write layout: %w", err)
 	}
-	zw, err := gzip.NewWriterLevel(w, gzipLevel)
+	zw, err := gzip.NewWriterLevel(w, layoutLevel)
 	if err != nil {
 		return fmt.Errorf("write layout: %w", err)
 	}
