@@ -9,7 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/smith-build/smith/internal/lockfile"
 )
 
 // tempInfix marks smith's temporary files: ".<base>.smith-tmp-<random>".
@@ -97,7 +98,7 @@ func CleanStaleTemps(dir, base string) error {
 		if !(e.Type().IsRegular() || e.IsDir()) || !strings.HasPrefix(e.Name(), tempPrefix(base)) {
 			continue
 		}
-		if err := removeIfStale(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := lockfile.RemoveIfStale(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -115,7 +116,7 @@ func createLockedTemp(dir, base string) (*os.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		if lockFile(f) == nil && stillNamed(f) {
+		if lockfile.Lock(f) == nil && lockfile.StillNamed(f) {
 			return f, nil
 		}
 		f.Close()
@@ -135,36 +136,10 @@ func createLockedTempDir(dir, base string) (string, *os.File, error) {
 		if err != nil {
 			continue // removed by a concurrent CleanStaleTemps
 		}
-		if lockFile(f) == nil && stillNamed(f) {
+		if lockfile.Lock(f) == nil && lockfile.StillNamed(f) {
 			return p, f, nil
 		}
 		f.Close()
 	}
 	return "", nil, fmt.Errorf("write %s: could not lock a temporary directory beside it", filepath.Join(dir, base))
-}
-
-// staleAge is how long a temporary file must have been left untouched
-// before CleanStaleTemps removes it where locks are not available.
-const staleAge = time.Hour
-
-// removeIfOld removes p when it has not been modified for staleAge.
-func removeIfOld(p string) error {
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return err
-	}
-	if time.Since(fi.ModTime()) < staleAge {
-		return nil
-	}
-	return os.RemoveAll(p)
-}
-
-// stillNamed reports whether f's name still leads to f.
-func stillNamed(f *os.File) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Lstat(f.Name())
-	return err == nil && os.SameFile(a, b)
 }

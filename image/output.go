@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/smith-build/smith/internal/lockfile"
 )
 
 // Output formats (--format).
@@ -215,7 +217,7 @@ func writeLayoutDir(dir string, l Layout, modTime time.Time) error {
 		// Lock the previous layout before it gets a temporary name, so
 		// that a concurrent CleanStaleTemps leaves it to us.
 		if d, err := os.Open(dir); err == nil {
-			_ = lockFile(d)
+			_ = lockfile.Lock(d)
 			defer d.Close()
 		}
 		old = tmp + ".old"

@@ -7,12 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
-)
 
-// staleTempAge is how old an unlocked-or-unlockable temporary file of the
-// cache must be before it is removed on a file system without flock(2).
-const staleTempAge = time.Hour
+	"github.com/smith-build/smith/internal/lockfile"
+)
 
 // Prefixes of the cache's temporary files.
 const (
@@ -34,7 +31,7 @@ func createLockedTemp(dir, prefix string) (f *os.File, unlock func(), err error)
 			return nil, nil, err
 		}
 		if l, err := os.Open(f.Name()); err == nil {
-			if lockFile(l) == nil && stillNamed(f) {
+			if lockfile.Lock(l) == nil && lockfile.StillNamed(f) {
 				return f, func() { l.Close() }, nil
 			}
 			l.Close()
@@ -45,21 +42,11 @@ func createLockedTemp(dir, prefix string) (f *os.File, unlock func(), err error)
 	return f, func() {}, err
 }
 
-// stillNamed reports whether f's name still leads to f.
-func stillNamed(f *os.File) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Lstat(f.Name())
-	return err == nil && os.SameFile(a, b)
-}
-
 var cleanedCaches sync.Map // cache directory → struct{}
 
 // cleanCacheTemps removes, once per process and cache directory, the
 // temporary files that killed smith processes left in the cache: those no
-// live writer holds locked (or, without flock, older than staleTempAge).
+// live writer holds locked (or, without flock, older than lockfile.StaleAge).
 // Errors are ignored: a leftover costs disk space, not correctness.
 func cleanCacheTemps(cacheDir string) {
 	if cacheDir == "" {
@@ -92,19 +79,8 @@ func cleanStaleTemps(dir string) {
 		if !e.Type().IsRegular() || !(strings.HasPrefix(n, tempDownload) || strings.HasPrefix(n, tempWrite)) {
 			continue
 		}
-		if err := removeIfStale(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := lockfile.RemoveIfStale(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 	}
-}
-
-func removeIfOld(p string) error {
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return err
-	}
-	if time.Since(fi.ModTime()) < staleTempAge {
-		return nil
-	}
-	return os.Remove(p)
 }

@@ -18,11 +18,11 @@ var allowed = map[string][]string{
 	"dep":       nil,
 	"fstree":    nil,
 	"sig":       nil,
-	"repo":      {"dep", "sig"},
+	"repo":      {"dep", "sig", "internal/lockfile"},
 	"solver":    {"dep", "repo"},
 	"extract":   {"fstree"},
 	"elf":       {"fstree"},
-	"image":     {"fstree"},
+	"image":     {"fstree", "internal/lockfile"},
 	"build":     {"dep", "fstree", "repo", "solver", "extract", "elf", "image"},
 	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image", "sig"},
 }

@@ -1,9 +1,9 @@
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
-package image
+package lockfile
 
 import "os"
 
-func lockFile(*os.File) error { return nil }
+func lock(*os.File) error { return nil }
 
 func removeIfStale(p string) error { return removeIfOld(p) }

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package repo
+package lockfile
 
 import (
 	"errors"
@@ -8,17 +8,14 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive, non-blocking flock(2) on f, held until f is
-// closed or the process ends. On a file system without locks it succeeds
-// without one: cleanStaleTemps then falls back to the file's age.
-func lockFile(f *os.File) error {
-	if err := flockFile(f); err != nil && !noLocks(err) {
+func lock(f *os.File) error {
+	if err := flock(f); err != nil && !noLocks(err) {
 		return err
 	}
 	return nil
 }
 
-func flockFile(f *os.File) error {
+func flock(f *os.File) error {
 	sc, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -37,22 +34,20 @@ func flockFile(f *os.File) error {
 	return ferr
 }
 
+// noLocks reports an error saying the file system has no flock(2).
 func noLocks(err error) bool {
 	return errors.Is(err, syscall.ENOLCK) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL)
 }
 
-// removeIfStale removes the temporary file p unless its writer still holds
-// its lock. The removal happens under the lock, so a writer that created p
-// but has not locked it yet notices (see createLockedTemp).
 func removeIfStale(p string) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	switch err := flockFile(f); {
+	switch err := flock(f); {
 	case err == nil:
-		return os.Remove(p)
+		return os.RemoveAll(p)
 	case errors.Is(err, syscall.EWOULDBLOCK):
 		return nil // a live writer's
 	case noLocks(err):
