@@ -91,27 +91,9 @@ func parseFilelists(r io.Reader, file string, pkgs []*Package) (fileIndex, error
 			}
 			switch string(s.name) {
 			case "version":
-				it := attrIter{rest: s.attrs}
-				for {
-					n, v, ok := it.next()
-					if !ok {
-						break
-					}
-					var err error
-					switch string(n) {
-					case "epoch":
-						epoch, err = s.attrString(v, true)
-					case "ver":
-						ver, err = s.attrString(v, true)
-					case "rel":
-						rel, err = s.attrString(v, true)
-					}
-					if err != nil {
-						return nil, err
-					}
-				}
-				if it.err != nil {
-					return nil, s.errorf("<version>: %v", it.err)
+				var err error
+				if epoch, ver, rel, err = s.versionAttrs(); err != nil {
+					return nil, err
 				}
 				if err := s.skip(); err != nil {
 					return nil, err

@@ -235,7 +235,7 @@ func (p *primaryParser) parsePackage() (*Package, error) {
 		case "arch":
 			pkg.Arch, err = s.readText(maxNameLen, true)
 		case "version":
-			pkg.Epoch, pkg.Version, pkg.Release, err = p.versionAttrs()
+			pkg.Epoch, pkg.Version, pkg.Release, err = p.s.versionAttrs()
 			if err == nil {
 				err = s.skip()
 			}
@@ -339,8 +339,9 @@ func (p *primaryParser) attr(want string, intern bool) (string, error) {
 	return "", nil
 }
 
-func (p *primaryParser) versionAttrs() (epoch, ver, rel string, err error) {
-	s := p.s
+// versionAttrs reads the epoch, ver and rel attributes of a <version>
+// start tag, as primary.xml and filelists.xml both write it.
+func (s *xmlScanner) versionAttrs() (epoch, ver, rel string, err error) {
 	it := attrIter{rest: s.attrs}
 	for {
 		name, val, ok := it.next()
