@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -15,9 +16,9 @@ import (
 	"github.com/smith-build/smith/solver"
 )
 
-// prefetch is how many packages are fetched and verified ahead of the one
-// being extracted.
-const prefetch = 4
+// workers is how many packages are fetched, verified and decompressed at
+// once (the repository code bounds the connections per host on its own).
+const workers = 4
 
 // installed is what install leaves for the rest of the build.
 type installed struct {
@@ -111,7 +112,7 @@ func (b *builder) install(ctx context.Context) (*installed, error) {
 		b.logf("-f: no saved install of this package set yet; installing")
 	}
 	b.logf("installing %d packages", len(pkgs))
-	b.expectDownloads(idx, pkgs)
+	b.expectDownloads(idx, b.notExpanded(idx, pkgs))
 	t := fstree.New()
 	if err := b.extractAll(ctx, idx, pkgs, t); err != nil {
 		return nil, err
@@ -153,72 +154,131 @@ func joinLines(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-type opened struct {
-	rc   io.ReadCloser
-	err  error
-	slot bool // holds a prefetch slot
+// expanded is a package ready to apply, or why it is not.
+type expanded struct {
+	exp *extract.Expanded
+	err error
 }
 
-// extractAll fetches (and verifies) up to prefetch packages ahead, in
-// parallel, and extracts them into t one by one in the order of pkgs.
+// extractAll expands the packages on `workers` goroutines (fetched,
+// verified and decompressed, or read from the expanded-package cache),
+// largest first, and applies them to t one by one in the order of pkgs as
+// they become ready. Largest first because one big xz payload can take
+// longer than all the others together: started last, it would keep the
+// build waiting alone. Holding expanded packages until their turn costs
+// little memory: applying them adds no copy (the tree keeps slices of the
+// payloads), so they would be held by the tree anyway.
 func (b *builder) extractAll(ctx context.Context, idx *repo.Index, pkgs []*repo.Package, t *fstree.Tree) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]chan opened, len(pkgs))
+	cache := b.newExpandedCache(idx)
+	results := make([]chan expanded, len(pkgs))
 	for i := range results {
-		results[i] = make(chan opened, 1)
+		results[i] = make(chan expanded, 1)
 	}
-	slots := make(chan struct{}, prefetch)
+	order := make([]int, len(pkgs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return pkgs[order[i]].Size > pkgs[order[j]].Size })
+	jobs := make(chan int, len(pkgs))
+	for _, i := range order {
+		jobs <- i
+	}
+	close(jobs)
+	// Decompression is CPU-bound (fetching is not): one decoder set per
+	// CPU, shared by the workers; each holds a zstd window (8 MiB at rpm's
+	// level 19) and they are reused from one package to the next.
+	decs := make(chan *extract.Decoders, runtime.GOMAXPROCS(0))
+	for range cap(decs) {
+		decs <- &extract.Decoders{}
+	}
 	var wg sync.WaitGroup
-	// One dispatcher starts the fetches in order, so that a slot is never
-	// held by a package extracted after one still waiting for a slot.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i, p := range pkgs {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				for _, ch := range results[i:] {
-					ch <- opened{err: ctx.Err()}
+	for range min(workers, len(pkgs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := ctx.Err(); err != nil {
+					results[i] <- expanded{err: err}
+					continue
 				}
-				return
+				e, err := b.expand(ctx, idx, cache, pkgs[i], decs)
+				results[i] <- expanded{e, err}
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rc, err := idx.Open(ctx, p)
-				results[i] <- opened{rc, err, true}
-			}()
+		}()
+	}
+	defer func() {
+		wg.Wait()
+		close(decs)
+		for d := range decs {
+			d.Close()
 		}
 	}()
-	decs := &extract.Decoders{}
-	defer decs.Close()
-	var firstErr error
 	for i, p := range pkgs {
 		r := <-results[i]
-		if firstErr == nil {
-			firstErr = r.err
-			if firstErr == nil {
-				b.logf("extracting %s", p.NEVRA())
-				// extract's errors already read "extract NEVRA: ...".
-				_, firstErr = extract.Package(ctx, t, r.rc, extract.Options{Name: p.NEVRA(), Decoders: decs})
-			} else {
-				firstErr = mention(firstErr, "fetch "+p.NEVRA(), p.NEVRA())
-			}
-			if firstErr != nil {
-				cancel()
-			}
+		err := r.err
+		if err == nil {
+			b.logf("extracting %s", p.NEVRA())
+			// extract's errors already read "extract NEVRA: ...".
+			_, err = extract.Apply(ctx, t, r.exp, extract.Options{Name: p.NEVRA()})
 		}
-		if r.rc != nil {
-			r.rc.Close()
-		}
-		if r.slot {
-			<-slots
+		if err != nil {
+			return err
 		}
 	}
-	wg.Wait()
-	return firstErr
+	return nil
+}
+
+// notExpanded returns the packages of pkgs that the expanded-package cache
+// does not hold: those the build may have to download.
+func (b *builder) notExpanded(idx *repo.Index, pkgs []*repo.Package) []*repo.Package {
+	cache := b.newExpandedCache(idx)
+	var out []*repo.Package
+	for _, p := range pkgs {
+		if !cache.has(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// expand returns p decompressed: from the cache, or fetched (verified by
+// Open) and expanded, then cached.
+func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCache, p *repo.Package, decs chan *extract.Decoders) (*extract.Expanded, error) {
+	file, cached := cache.path(p)
+	if cached {
+		e, err := cache.load(file)
+		if e != nil {
+			return e, nil
+		}
+		if err != nil {
+			b.warnf("cached expansion of %s (%s): %v; extracting the package again", p.NEVRA(), file, err)
+			os.Remove(file)
+		}
+	}
+	rc, err := idx.Open(ctx, p)
+	if err != nil {
+		return nil, mention(err, "fetch "+p.NEVRA(), p.NEVRA())
+	}
+	defer rc.Close()
+	var d *extract.Decoders
+	select {
+	case d = <-decs:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	e, err := extract.Expand(ctx, rc, extract.Options{Name: p.NEVRA(), Decoders: d})
+	decs <- d
+	if err != nil {
+		return nil, err
+	}
+	if cached {
+		if err := cache.store(file, e); err != nil {
+			b.warnf("caching the expansion of %s: %v", p.NEVRA(), err)
+		}
+	}
+	return e, nil
 }
 
 // mention wraps err with context unless its message already names subject

@@ -38,6 +38,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/smith-build/smith/extract"
 	"github.com/smith-build/smith/internal/registrytest"
 )
 
@@ -258,6 +259,15 @@ func checkCache(t testing.TB, cache string) (temps []string) {
 		if filepath.Base(filepath.Dir(p)) == "sha256" && len(name) == 64 {
 			if got := fileSHA(t, p); got != name {
 				t.Errorf("cache blob %s holds content with sha256 %s", p, got)
+			}
+		}
+		if filepath.Base(filepath.Dir(p)) == "expanded" {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if _, err := extract.ParseExpanded(data); err != nil {
+				t.Errorf("expanded-package cache entry %s: %v", p, err)
 			}
 		}
 		return nil

@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +53,7 @@ type cpioEntry struct {
 // beyond the bufio.Reader it is given, so file data goes straight from the
 // decompressor into the caller's buffer.
 type cpioReader struct {
-	r         *bufio.Reader
+	r         byteSource
 	off       int64 // bytes consumed since the start of the archive
 	remaining int64 // unread data bytes of the current entry
 	pad       int   // padding after the current entry's data
@@ -69,7 +68,61 @@ type cpioReader struct {
 	hdr    [newcHeaderSize]byte
 }
 
-func newCpioReader(r *bufio.Reader, sizeOf func(int) (int64, error)) *cpioReader {
+// byteSource is what a cpioReader reads: a *bufio.Reader over a stream, or
+// a *memSource over an archive in memory.
+type byteSource interface {
+	io.Reader
+	Discard(n int) (int, error)
+	Buffered() int
+}
+
+// memSource reads an archive held in memory; take hands out its bytes
+// without copying them.
+type memSource struct {
+	b   []byte
+	off int
+}
+
+func (m *memSource) Read(p []byte) (int, error) {
+	if m.off >= len(m.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[m.off:])
+	m.off += n
+	return n, nil
+}
+
+func (m *memSource) Discard(n int) (int, error) {
+	k := min(n, len(m.b)-m.off)
+	m.off += k
+	if k < n {
+		return k, io.EOF
+	}
+	return k, nil
+}
+
+func (m *memSource) Buffered() int { return len(m.b) - m.off }
+
+// take returns the current entry's whole data from an archive in memory,
+// without copying (the slice's capacity ends with it), when no checksum
+// must be computed over it; ok is false otherwise.
+func (c *cpioReader) take() (data []byte, ok bool, err error) {
+	m, mem := c.r.(*memSource)
+	if !mem || c.crc || c.err != nil {
+		return nil, false, nil
+	}
+	if c.remaining > int64(m.Buffered()) {
+		return nil, true, io.ErrUnexpectedEOF
+	}
+	n := int(c.remaining)
+	data = m.b[m.off : m.off+n : m.off+n]
+	m.off += n
+	c.off += int64(n)
+	c.remaining = 0
+	return data, true, nil
+}
+
+func newCpioReader(r byteSource, sizeOf func(int) (int64, error)) *cpioReader {
 	return &cpioReader{r: r, sizeOf: sizeOf}
 }
 

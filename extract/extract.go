@@ -121,14 +121,7 @@ func Package(ctx context.Context, tree *fstree.Tree, r io.Reader, opt Options) (
 		x.opt.MaxBytes = DefaultMaxBytes
 	}
 	if err := x.run(ctx, r); err != nil {
-		label := opt.Name
-		if label == "" && x.info.Name != "" {
-			label = x.info.NEVRA()
-		}
-		if label == "" {
-			label = "rpm"
-		}
-		return nil, fmt.Errorf("extract %s: %w", label, err)
+		return nil, fmt.Errorf("extract %s: %w", x.label(), err)
 	}
 	return x.info, nil
 }
@@ -144,20 +137,43 @@ type extractor struct {
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
+	br, h, err := readPackageHeaders(r)
+	if err != nil {
+		return err
+	}
+	if err := x.prepare(h); err != nil {
+		return err
+	}
+	dr, closeDR, err := x.decompress(h, br)
+	if err != nil {
+		return err
+	}
+	defer closeDR()
+	return x.fill(ctx, dr)
+}
+
+// readPackageHeaders reads the lead, the signature header and the main
+// header, and returns the reader positioned at the payload.
+func readPackageHeaders(r io.Reader) (*bufio.Reader, *header, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok || br.Size() < 64<<10 {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
 	if _, err := readLead(br); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if _, err := readHeader(br, "signature", true); err != nil {
-		return err
+		return nil, nil, err
 	}
 	h, err := readHeader(br, "header", false)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	return br, h, nil
+}
+
+// prepare reads the package identity and file list from the main header.
+func (x *extractor) prepare(h *header) error {
 	if err := x.readInfo(h); err != nil {
 		return err
 	}
@@ -165,19 +181,25 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	if x.pkg == "" {
 		x.pkg = x.info.NEVRA()
 	}
+	var err error
 	if x.files, err = readFiles(h); err != nil {
 		return err
 	}
 	x.info.Files = len(x.files.files)
+	return nil
+}
 
+// decompress chooses the payload's decompressor and returns the
+// decompressed stream, limited to MaxBytes.
+func (x *extractor) decompress(h *header, br *bufio.Reader) (io.Reader, func(), error) {
 	tag, err := h.str(tagPayloadCompressor)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	head, _ := br.Peek(8)
 	comp, err := chooseCompressor(tag, head)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	x.info.Payload = comp
 	var src io.Reader = br
@@ -186,11 +208,25 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	}
 	dr, closeDR, err := x.opt.Decoders.decompressor(comp, src)
 	if err != nil {
+		return nil, nil, err
+	}
+	x.limit = &limitReader{r: dr, limit: x.opt.MaxBytes}
+	return x.limit, closeDR, nil
+}
+
+// fill extracts the decompressed cpio stream dr (limited by decompress)
+// into the tree.
+func (x *extractor) fill(ctx context.Context, dr io.Reader) error {
+	if err := x.fillFrom(ctx, bufio.NewReaderSize(dr, 64<<10)); err != nil {
 		return err
 	}
-	defer closeDR()
-	x.limit = &limitReader{r: dr, limit: x.opt.MaxBytes}
-	cr := newCpioReader(bufio.NewReaderSize(x.limit, 64<<10), x.files.strippedSize)
+	x.info.PayloadBytes = x.limit.n
+	return x.finish()
+}
+
+// fillFrom extracts the cpio archive that src yields, to its end.
+func (x *extractor) fillFrom(ctx context.Context, src byteSource) error {
+	cr := newCpioReader(src, x.files.strippedSize)
 	if err := x.payload(ctx, cr); err != nil {
 		return err
 	}
@@ -201,8 +237,7 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	if _, err := io.Copy(io.Discard, struct{ io.Reader }{cr.r}); err != nil {
 		return payloadError("after the cpio trailer", err)
 	}
-	x.info.PayloadBytes = x.limit.n
-	return x.finish()
+	return nil
 }
 
 // readInfo fills the package identity and refuses payloads it cannot read.
@@ -510,7 +545,14 @@ func (x *extractor) setPaths(s *linkSet) string {
 // A size beyond the remaining budget fails before allocating; large sizes
 // are allocated as the data arrives, so a lying header costs little.
 func (x *extractor) read(cr *cpioReader, size int64, label string) ([]byte, error) {
-	if size > x.limit.limit-x.limit.n+int64(cr.r.Buffered()) {
+	if data, ok, err := cr.take(); ok {
+		// The archive is in memory: the tree keeps a slice of it.
+		if err != nil {
+			return nil, payloadError("at entry "+label, err)
+		}
+		return data, nil
+	}
+	if x.limit != nil && size > x.limit.limit-x.limit.n+int64(cr.r.Buffered()) {
 		return nil, fmt.Errorf("entry %s: %w: it claims %d bytes", label, ErrTooLarge, size)
 	}
 	const eager = 32 << 20

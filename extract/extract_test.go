@@ -30,7 +30,7 @@ func mustBuild(t testing.TB, s rpmfixture.Spec) []byte {
 func extractBytes(b []byte, opt extract.Options) (*fstree.Tree, *extract.Info, error) {
 	tree := fstree.New()
 	info, err := extract.Package(context.Background(), tree, bytes.NewReader(b), opt)
-	return tree, info, err
+	return checked(b, opt, tree, info, err)
 }
 
 // demo is a package with one of everything.
@@ -652,7 +652,7 @@ func TestPackageBomb(t *testing.T) {
 	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, _, err := extractBytes(rpm, extract.Options{Name: "bomb", MaxBytes: 1 << 20})
+	_, err := extract.Package(context.Background(), fstree.New(), bytes.NewReader(rpm), extract.Options{Name: "bomb", MaxBytes: 1 << 20})
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, extract.ErrTooLarge) || err.Error() != "extract bomb: entry ./zeros: payload exceeds the size limit: it claims 67108864 bytes" {
@@ -693,14 +693,28 @@ func TestPackageLyingSize(t *testing.T) {
 		s.Entries = []rpmfixture.Entry{e}
 	})
 	var before, after runtime.MemStats
+	rpm := mustBuild(t, s)
 	runtime.ReadMemStats(&before)
-	_, _, err := extractBytes(mustBuild(t, s), extract.Options{Name: "evil.rpm"})
+	_, err := extract.Package(context.Background(), fstree.New(), bytes.NewReader(rpm), extract.Options{Name: "evil.rpm"})
 	runtime.ReadMemStats(&after)
 	if err == nil || err.Error() != "extract evil.rpm: payload truncated at entry ./x: unexpected EOF" {
 		t.Errorf("error = %v", err)
 	}
 	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<20 {
 		t.Errorf("allocated %d bytes", d)
+	}
+	// Expand, which buffers the payload, does not believe the header either.
+	runtime.ReadMemStats(&before)
+	_, err = extract.Expand(context.Background(), bytes.NewReader(rpm), extract.Options{Name: "evil.rpm"})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Errorf("Expand: %v", err)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > 20<<20 {
+		t.Errorf("Expand allocated %d bytes", d)
+	}
+	if _, _, err := extractBytes(rpm, extract.Options{Name: "evil.rpm"}); err == nil {
+		t.Error("Expand+Apply path: no error")
 	}
 }
 

@@ -114,6 +114,19 @@ type header struct {
 	what    string // "signature" or "header", for errors
 	entries map[uint32]entry
 	store   []byte
+	// intro and index are the raw bytes before the store, kept so that
+	// the header can be written out again (Expanded).
+	intro [16]byte
+	index []byte
+}
+
+// raw returns the header structure as it was read: magic, counts, index
+// and store, without padding.
+func (h *header) raw() []byte {
+	b := make([]byte, 0, len(h.intro)+len(h.index)+len(h.store))
+	b = append(b, h.intro[:]...)
+	b = append(b, h.index...)
+	return append(b, h.store...)
 }
 
 // readHeader reads one header structure. pad makes it consume the zero
@@ -139,7 +152,7 @@ func readHeader(r *bufio.Reader, what string, pad bool) (*header, error) {
 	if _, err := io.ReadFull(r, idx); err != nil {
 		return nil, fmt.Errorf("reading %s index: %w", what, noEOF(err))
 	}
-	h := &header{what: what, entries: make(map[uint32]entry, nindex)}
+	h := &header{what: what, entries: make(map[uint32]entry, nindex), intro: intro, index: idx}
 	for i := 0; i < len(idx); i += 16 {
 		e := entry{
 			tag:    binary.BigEndian.Uint32(idx[i:]),

@@ -39,14 +39,14 @@ func extractFile(t *testing.T, p string) (*fstree.Tree, *extract.Info) {
 }
 
 func extractFileErr(p string) (*fstree.Tree, *extract.Info, error) {
-	f, err := os.Open(p)
+	rpm, err := os.ReadFile(p)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
 	tree := fstree.New()
-	info, err := extract.Package(context.Background(), tree, f, extract.Options{Name: filepath.Base(p)})
-	return tree, info, err
+	opt := extract.Options{Name: filepath.Base(p)}
+	info, err := extract.Package(context.Background(), tree, bytes.NewReader(rpm), opt)
+	return checked(rpm, opt, tree, info, err)
 }
 
 func rpmFiles(t *testing.T, dir string) []string {

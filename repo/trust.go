@@ -2,11 +2,14 @@ package repo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/smith-build/smith/sig"
@@ -73,6 +76,8 @@ const repomdRel = "repodata/repomd.xml"
 type keyring struct {
 	kr  *sig.Keyring
 	ids []string
+	// digest is the sha256 of the key files read (see Repo.PackageTrust).
+	digest string
 }
 
 // loadKeys reads the repository's gpgkey files: file:// URLs and paths
@@ -82,6 +87,7 @@ type keyring struct {
 func (f *fetcher) loadKeys(ctx context.Context) (*keyring, error) {
 	var files [][]byte
 	var ids []string
+	all := sha256.New()
 	for _, k := range f.src.GPGKeys {
 		data, err := f.readKey(ctx, k)
 		if err != nil {
@@ -95,12 +101,14 @@ func (f *fetcher) loadKeys(ctx context.Context) (*keyring, error) {
 			ids = append(ids, ki.KeyID)
 		}
 		files = append(files, data)
+		fmt.Fprintf(all, "%d\n", len(data))
+		all.Write(data)
 	}
 	kr, err := sig.ParseKeyring(files...)
 	if err != nil {
 		return nil, fmt.Errorf("gpgkey: %w", err)
 	}
-	return &keyring{kr: kr.WithPolicy(sig.Policy{Now: f.now()}), ids: ids}, nil
+	return &keyring{kr: kr.WithPolicy(sig.Policy{Now: f.now()}), ids: ids, digest: hex.EncodeToString(all.Sum(nil))}, nil
 }
 
 func (f *fetcher) readKey(ctx context.Context, loc string) ([]byte, error) {
@@ -154,4 +162,25 @@ func (k *keyring) checkRPM(r io.Reader) error {
 	}
 	_, err = io.Copy(io.Discard, rd)
 	return err
+}
+
+// PackageTrust says what Open checks, beyond p's checksum, before it
+// returns p's bytes: "gpg:" and a digest of the repository's key files when
+// gpgcheck is on, "checksum" when only the checksum is. ok is false for
+// local .rpm files and packages of no loaded repository. Whoever caches
+// what it derives from a package keys the entry by p's checksum and this,
+// so that an entry made without a signature check never serves a build
+// that asks for one.
+func (ix *Index) PackageTrust(p *Package) (trust string, ok bool) {
+	if slices.Contains(ix.Local, p) || p.Checksum.Value == "" {
+		return "", false
+	}
+	r := ix.repo(p)
+	if r == nil {
+		return "", false
+	}
+	if r.Source.GPGCheck && r.keys != nil {
+		return "gpg:" + r.keys.digest, true
+	}
+	return "checksum", true
 }

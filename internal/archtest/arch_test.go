@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"extract":   {"fstree"},
 	"elf":       {"fstree"},
 	"image":     {"fstree", "internal/lockfile"},
-	"build":     {"dep", "fstree", "repo", "solver", "extract", "elf", "image"},
+	"build":     {"dep", "fstree", "repo", "solver", "extract", "elf", "image", "internal/lockfile"},
 	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image", "sig"},
 }
 

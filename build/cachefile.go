@@ -1,0 +1,84 @@
+package build
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/smith-build/smith/internal/lockfile"
+)
+
+// Cache files that smith derives from packages and layers (expanded
+// packages, compressed layers) are written like the repository cache's:
+// into a locked temporary file beside the entry, renamed into place. They
+// are not synced: each entry carries its own checksum, so one torn by a
+// crash is detected, dropped and made again.
+
+// cacheTempInfix marks the temporary files of cache entries.
+const cacheTempInfix = ".smith-tmp-"
+
+// writeCacheFile replaces path with what write produces, atomically.
+func writeCacheFile(path string, write func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := createCacheTemp(dir, base)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	// Renamed while open, hence locked: a concurrent sweepCacheTemps must
+	// not take it for a killed writer's file in between.
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// createCacheTemp creates and locks ".<base>.smith-tmp-<random>" in dir.
+// A concurrent sweep may remove the file between its creation and its
+// lock; then another name is tried.
+func createCacheTemp(dir, base string) (*os.File, error) {
+	for range 16 {
+		f, err := os.CreateTemp(dir, "."+base+cacheTempInfix+"*")
+		if err != nil {
+			return nil, err
+		}
+		if lockfile.Lock(f) == nil && lockfile.StillNamed(f) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("write %s: could not lock a temporary file beside it", filepath.Join(dir, base))
+}
+
+// sweepCacheTemps removes the temporary files in dir that killed smith
+// processes left behind (no live writer holds their lock). Errors are
+// ignored: a leftover costs disk space, not correctness.
+func sweepCacheTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); e.Type().IsRegular() && strings.HasPrefix(n, ".") && strings.Contains(n, cacheTempInfix) {
+			lockfile.RemoveIfStale(filepath.Join(dir, n))
+		}
+	}
+}

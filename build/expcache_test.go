@@ -1,0 +1,138 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// expandedEntries lists the expanded-package cache's entries.
+func expandedEntries(t *testing.T, cacheDir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(filepath.Join(cacheDir, expandedDir))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if !strings.HasPrefix(de.Name(), ".") {
+			out = append(out, filepath.Join(cacheDir, expandedDir, de.Name()))
+		}
+	}
+	return out
+}
+
+// TestExpandedCache: the first build fills the cache with one entry per
+// package, the second uses it (the packages are not read: they can be
+// gone) and writes the same bytes; a damaged entry is a warning, is
+// replaced, and changes nothing; a killed build's temporary file goes.
+func TestExpandedCache(t *testing.T) {
+	t.Parallel()
+	dir := project(t, catYAML, map[string]string{"rootfs/read/data": "Hello World!\n"})
+	// A copy of the repository, so that its packages can be removed.
+	repoDir := filepath.Join(t.TempDir(), "repo")
+	if err := os.CopyFS(repoDir, os.DirFS(testRepo(t))); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(t, dir, repoDir)
+	res, _ := runBuild(t, o)
+	first := fileSHA(t, o.Image)
+	entries := expandedEntries(t, o.CacheDir)
+	if len(entries) != len(res.Packages) {
+		t.Fatalf("%d cache entries for %d packages", len(entries), len(res.Packages))
+	}
+
+	// The second build reads no package: remove them all.
+	rpms, _ := filepath.Glob(filepath.Join(repoDir, "*", "*.rpm"))
+	more, _ := filepath.Glob(filepath.Join(repoDir, "*.rpm"))
+	if rpms = append(rpms, more...); len(rpms) == 0 {
+		t.Fatal("no packages found in the copied repository")
+	}
+	for _, p := range rpms {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, w := runBuild(t, o); w != "warning: repository repo has no gpgkey; packages are not signature-checked\n" {
+		t.Errorf("warnings: %q", w)
+	}
+	if fileSHA(t, o.Image) != first {
+		t.Error("the build from the cache differs")
+	}
+
+	// A damaged entry, with its package back in place.
+	os.RemoveAll(repoDir)
+	if err := os.CopyFS(repoDir, os.DirFS(testRepo(t))); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(entries[0], data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(o.CacheDir, expandedDir, ".x"+cacheTempInfix+"123")
+	if err := os.WriteFile(stale, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, w := runBuild(t, o)
+	if !strings.Contains(w, "CRC-32C mismatch; extracting the package again") {
+		t.Errorf("warnings: %q", w)
+	}
+	if fileSHA(t, o.Image) != first {
+		t.Error("the build with a damaged entry differs")
+	}
+	if _, w := runBuild(t, o); strings.Contains(w, "extracting the package again") {
+		t.Errorf("the damaged entry was not replaced: %q", w)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a killed build's temporary file was left")
+	}
+}
+
+// TestExpandedCacheTrust: an entry made without a signature check does
+// not serve a build that asks for one, even when someone planted it.
+func TestExpandedCacheTrust(t *testing.T) {
+	t.Parallel()
+	distro := filepath.Join(sharedTestdataDir(), "distro")
+	if _, err := os.Stat(filepath.Join(distro, "repo", "repodata", "repomd.xml")); err != nil {
+		t.Skipf("shared test data absent (%v): skipping", err)
+	}
+	base := catYAML + "arch: x86_64\nrepos:\n- name: tb\n  baseurl: " + filepath.Join(distro, "repo") + "\n"
+	unsigned := project(t, base, map[string]string{})
+	signed := project(t, base+"  gpgkey: file://"+filepath.Join(distro, "RPM-GPG-KEY-testbed")+"\n", map[string]string{})
+	cache := t.TempDir()
+
+	o := opts(t, unsigned)
+	o.CacheDir = cache
+	runBuild(t, o)
+	plain := expandedEntries(t, cache)
+	if len(plain) == 0 {
+		t.Fatal("no cache entries")
+	}
+	// Plant: every unsigned-build entry replaced by the same broken one
+	// (were it used, the build would fail or differ).
+	for _, e := range plain {
+		if err := os.WriteFile(e, []byte("planted"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := opts(t, signed)
+	s.CacheDir = cache
+	var warn bytes.Buffer
+	s.Warn = &warn
+	if _, err := Run(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if warn.Len() != 0 {
+		t.Errorf("the signed build looked at the unsigned build's entries: %s", warn.String())
+	}
+	if got := expandedEntries(t, cache); len(got) != 2*len(plain) {
+		t.Errorf("%d entries after the signed build, want %d", len(got), 2*len(plain))
+	}
+}

@@ -1,0 +1,251 @@
+package extract
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/smith-build/smith/fstree"
+)
+
+// Expanded is a package with its payload decompressed: what Package needs
+// from an .rpm, in a form that costs no decompression to extract again.
+// Expand makes one; Apply extracts it; WriteTo and ParseExpanded store it
+// (smith keeps them in its cache, so that a second build of the same
+// packages does not decompress them again).
+//
+// An Expanded holds no more trust than the bytes it came from: signature
+// and checksum checks happen before Expand.
+type Expanded struct {
+	// Header is the main header structure, as in the package.
+	Header []byte
+	// Payload is the decompressed payload (the cpio archive and whatever
+	// the compressed stream held after it).
+	Payload []byte
+	// Compressor is the payload's compressor in the package ("xz", ...).
+	Compressor string
+}
+
+// ErrBadExpanded reports stored Expanded bytes that are damaged or not in
+// this version's format.
+var ErrBadExpanded = errors.New("damaged or foreign expanded package")
+
+// Expand reads one .rpm from r and decompresses its payload into memory
+// (at most opt.MaxBytes), checking what the decompressor checks (read to
+// its end). The header and file list are validated as Package does; the
+// cpio archive itself is read only by Apply.
+func Expand(ctx context.Context, r io.Reader, opt Options) (*Expanded, error) {
+	x := &extractor{opt: opt, info: &Info{}}
+	if x.opt.MaxBytes <= 0 {
+		x.opt.MaxBytes = DefaultMaxBytes
+	}
+	e, err := x.expand(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("extract %s: %w", x.label(), err)
+	}
+	return e, nil
+}
+
+func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) {
+	br, h, err := readPackageHeaders(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.prepare(h); err != nil {
+		return nil, err
+	}
+	dr, closeDR, err := x.decompress(h, br)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDR()
+	payload, err := readAll(ctxReader{ctx, dr}, min(x.files.payloadBound(), x.opt.MaxBytes, maxPresize))
+	if err != nil {
+		return nil, payloadError("while decompressing", err)
+	}
+	return &Expanded{Header: h.raw(), Payload: payload, Compressor: x.info.Payload}, nil
+}
+
+// readAll reads r to its end into a buffer of capacity size at first (the
+// payload the header promises, bounded: a lying header must not cost
+// much). A full buffer grows only once a probe shows more data: a payload
+// that fills it exactly costs no second buffer.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	buf := make([]byte, 0, max(size, 512))
+	for {
+		if len(buf) == cap(buf) {
+			var probe [1]byte
+			n, err := io.ReadFull(r, probe[:])
+			if n == 0 {
+				if err == io.EOF {
+					return buf, nil
+				}
+				return buf, err
+			}
+			buf = append(buf, probe[0]) // grows the buffer
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// maxPresize bounds the payload buffer allocated before data arrives.
+const maxPresize = 16 << 20
+
+// ctxReader stops a long decompression when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Apply extracts an expanded package into tree exactly as Package extracts
+// the .rpm it came from (Info.Payload names the original compressor). The
+// tree's file data are slices of e.Payload, not copies: e must not be
+// changed afterwards.
+func Apply(ctx context.Context, tree *fstree.Tree, e *Expanded, opt Options) (*Info, error) {
+	x := &extractor{tree: tree, opt: opt, info: &Info{}}
+	if x.opt.MaxBytes <= 0 {
+		x.opt.MaxBytes = DefaultMaxBytes
+	}
+	if err := x.apply(ctx, e); err != nil {
+		return nil, fmt.Errorf("extract %s: %w", x.label(), err)
+	}
+	return x.info, nil
+}
+
+func (x *extractor) apply(ctx context.Context, e *Expanded) error {
+	h, err := readHeader(bufio.NewReader(bytes.NewReader(e.Header)), "header", false)
+	if err != nil {
+		return err
+	}
+	if err := x.prepare(h); err != nil {
+		return err
+	}
+	x.info.Payload = e.Compressor
+	if int64(len(e.Payload)) > x.opt.MaxBytes {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, len(e.Payload), x.opt.MaxBytes)
+	}
+	if err := x.fillFrom(ctx, &memSource{b: e.Payload}); err != nil {
+		return err
+	}
+	x.info.PayloadBytes = int64(len(e.Payload))
+	return x.finish()
+}
+
+// label names the package in errors: Options.Name, else the NEVRA once
+// the header is read.
+func (x *extractor) label() string {
+	switch {
+	case x.opt.Name != "":
+		return x.opt.Name
+	case x.info.Name != "":
+		return x.info.NEVRA()
+	}
+	return "rpm"
+}
+
+// The stored form: magic, then uvarint-prefixed compressor, header and
+// payload, then the CRC-32C of everything before it (big-endian). The CRC
+// catches a damaged file (a crash mid-write, a bad disk); it does not stop
+// someone who can write the file, who could as well rewrite the checksum.
+var expandedMagic = []byte("smith-expanded-1\n")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maxCompressorName bounds the compressor field of stored bytes.
+const maxCompressorName = 16
+
+// WriteTo writes e in its stored form.
+func (e *Expanded) WriteTo(w io.Writer) (int64, error) {
+	cw := &crcWriter{w: w}
+	size := func(b []byte) []byte { return binary.AppendUvarint(nil, uint64(len(b))) }
+	for _, part := range [][]byte{
+		expandedMagic,
+		size([]byte(e.Compressor)), []byte(e.Compressor),
+		size(e.Header), e.Header,
+		size(e.Payload), e.Payload,
+	} {
+		if _, err := cw.Write(part); err != nil {
+			return cw.n, err
+		}
+	}
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], cw.crc)
+	m, err := w.Write(sum[:])
+	return cw.n + int64(m), err
+}
+
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// ParseExpanded reads the stored form written by WriteTo. The result's
+// slices alias data. Errors wrap ErrBadExpanded.
+func ParseExpanded(data []byte) (*Expanded, error) {
+	bad := func(why string) (*Expanded, error) {
+		return nil, fmt.Errorf("%w: %s", ErrBadExpanded, why)
+	}
+	if !bytes.HasPrefix(data, expandedMagic) {
+		return bad("no smith-expanded-1 magic")
+	}
+	if len(data) < len(expandedMagic)+4 {
+		return bad("truncated")
+	}
+	body, sum := data[:len(data)-4], data[len(data)-4:]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(sum) {
+		return bad("CRC-32C mismatch")
+	}
+	rest := body[len(expandedMagic):]
+	field := func(limit uint64) ([]byte, bool) {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > limit || n > uint64(len(rest)-k) {
+			return nil, false
+		}
+		f := rest[k : k+int(n)]
+		rest = rest[k+int(n):]
+		return f, true
+	}
+	comp, ok := field(maxCompressorName)
+	if !ok {
+		return bad("compressor field")
+	}
+	hdr, ok := field(uint64(len(rest)))
+	if !ok {
+		return bad("header field")
+	}
+	payload, ok := field(uint64(len(rest)))
+	if !ok {
+		return bad("payload field")
+	}
+	if len(rest) != 0 {
+		return bad(fmt.Sprintf("%d trailing bytes", len(rest)))
+	}
+	return &Expanded{Header: hdr, Payload: payload, Compressor: string(comp)}, nil
+}

@@ -1,0 +1,200 @@
+package extract_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/smith-build/smith/extract"
+	"github.com/smith-build/smith/fstree"
+	"github.com/smith-build/smith/internal/rpmfixture"
+)
+
+// viaExpanded extracts rpm the long way round: Expand, store, parse the
+// stored bytes, Apply.
+func viaExpanded(rpm []byte, opt extract.Options) (*fstree.Tree, *extract.Info, error) {
+	e, err := extract.Expand(context.Background(), bytes.NewReader(rpm), opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	var stored bytes.Buffer
+	if _, err := e.WriteTo(&stored); err != nil {
+		return nil, nil, err
+	}
+	back, err := extract.ParseExpanded(stored.Bytes())
+	if err != nil {
+		return nil, nil, err
+	}
+	tree := fstree.New()
+	info, err := extract.Apply(context.Background(), tree, back, opt)
+	return tree, info, err
+}
+
+// disagreement compares what Package made of rpm (tree, info, err) with
+// what viaExpanded makes of it: both fail, or both make the same tree
+// (dump, owning packages, ghosts) and info. It returns "" when they agree.
+func disagreement(rpm []byte, opt extract.Options, tree *fstree.Tree, info *extract.Info, err error) string {
+	t2, i2, err2 := viaExpanded(rpm, opt)
+	switch {
+	case err != nil && err2 != nil:
+		return ""
+	case err != nil:
+		return fmt.Sprintf("Package failed (%v), Expand+Apply did not", err)
+	case err2 != nil:
+		return fmt.Sprintf("Expand+Apply failed (%v), Package did not", err2)
+	}
+	if d1, d2 := tree.Dump(), t2.Dump(); d1 != d2 {
+		return fmt.Sprintf("trees differ:\n%s\nvs\n%s", d1, d2)
+	}
+	if !reflect.DeepEqual(info, i2) {
+		return fmt.Sprintf("info %+v vs %+v", info, i2)
+	}
+	if !reflect.DeepEqual(tree.Ghosts(), t2.Ghosts()) {
+		return fmt.Sprintf("ghosts %v vs %v", tree.Ghosts(), t2.Ghosts())
+	}
+	owners := func(t *fstree.Tree) map[string]string {
+		m := map[string]string{}
+		t.Walk("/", func(p string, n *fstree.Inode) error { m[p] = n.Package; return nil })
+		return m
+	}
+	if o1, o2 := owners(tree), owners(t2); !reflect.DeepEqual(o1, o2) {
+		return fmt.Sprintf("owning packages %v vs %v", o1, o2)
+	}
+	return ""
+}
+
+// checked runs Package and, when Expand+Apply disagrees with it, replaces
+// its error with one that says so (wrapping nothing, so that tests
+// expecting a sentinel or an exact message fail too).
+func checked(rpm []byte, opt extract.Options, tree *fstree.Tree, info *extract.Info, err error) (*fstree.Tree, *extract.Info, error) {
+	if d := disagreement(rpm, opt, tree, info, err); d != "" {
+		return tree, nil, fmt.Errorf("Package and Expand+Apply disagree: %s", d)
+	}
+	return tree, info, err
+}
+
+func TestExpandedRoundTrip(t *testing.T) {
+	for _, c := range compressors {
+		s := demo()
+		s.Compressor = c
+		rpm := mustBuild(t, s)
+		e, err := extract.Expand(context.Background(), bytes.NewReader(rpm), extract.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		if e.Compressor != c {
+			t.Errorf("%s: compressor %q", c, e.Compressor)
+		}
+		tree, info, err := viaExpanded(rpm, extract.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		checkDemo(t, tree)
+		if info.Payload != c || info.PayloadBytes != int64(len(e.Payload)) {
+			t.Errorf("%s: info %+v, payload %d bytes", c, info, len(e.Payload))
+		}
+	}
+}
+
+// Any change to the stored bytes is caught: every single-byte flip and
+// every truncation of a small package's stored form.
+func TestParseExpandedDamage(t *testing.T) {
+	rpm := mustBuild(t, demo())
+	e, err := extract.Expand(context.Background(), bytes.NewReader(rpm), extract.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := e.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	good := b.Bytes()
+	if _, err := extract.ParseExpanded(good); err != nil {
+		t.Fatal(err)
+	}
+	for i := range good {
+		bad := bytes.Clone(good)
+		bad[i] ^= 0x40
+		if _, err := extract.ParseExpanded(bad); !errors.Is(err, extract.ErrBadExpanded) {
+			t.Fatalf("flip at %d: %v", i, err)
+		}
+	}
+	for n := range len(good) {
+		if _, err := extract.ParseExpanded(good[:n]); !errors.Is(err, extract.ErrBadExpanded) {
+			t.Fatalf("truncated to %d: %v", n, err)
+		}
+	}
+}
+
+// A decompression bomb fails in Expand as in Package.
+func TestExpandBomb(t *testing.T) {
+	s := demo()
+	s.Compressor = "xz"
+	_, err := extract.Expand(context.Background(), bytes.NewReader(mustBuild(t, s)), extract.Options{MaxBytes: 100})
+	if !errors.Is(err, extract.ErrTooLarge) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestExpandCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := extract.Expand(ctx, bytes.NewReader(mustBuild(t, demo())), extract.Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func FuzzParseExpanded(f *testing.F) {
+	rpm, err := rpmfixture.Build(demo())
+	if err != nil {
+		f.Fatal(err)
+	}
+	e, err := extract.Expand(context.Background(), bytes.NewReader(rpm), extract.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var b bytes.Buffer
+	e.WriteTo(&b)
+	f.Add(b.Bytes())
+	f.Add([]byte("smith-expanded-1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := extract.ParseExpanded(data)
+		if err != nil {
+			if !errors.Is(err, extract.ErrBadExpanded) {
+				t.Fatalf("error %v does not wrap ErrBadExpanded", err)
+			}
+			return
+		}
+		// Whatever parses must apply or fail cleanly.
+		extract.Apply(context.Background(), fstree.New(), e, extract.Options{MaxBytes: 1 << 20})
+	})
+}
+
+// FuzzApplyExpanded feeds Apply arbitrary headers and payloads (a stored
+// entry with a valid CRC can hold anything).
+func FuzzApplyExpanded(f *testing.F) {
+	for _, c := range []string{"none", "gzip"} {
+		s := demo()
+		s.Compressor = c
+		rpm, err := rpmfixture.Build(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		e, err := extract.Expand(context.Background(), bytes.NewReader(rpm), extract.Options{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(e.Header, e.Payload)
+	}
+	f.Fuzz(func(t *testing.T, header, payload []byte) {
+		tree := fstree.New()
+		info, err := extract.Apply(context.Background(), tree, &extract.Expanded{Header: header, Payload: payload, Compressor: "none"}, extract.Options{MaxBytes: 1 << 20})
+		if err == nil && info == nil {
+			t.Fatal("no info and no error")
+		}
+	})
+}
