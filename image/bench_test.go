@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand"
 	"os/exec"
 	"path/filepath"
@@ -80,4 +81,66 @@ func BenchmarkRegistryRoundTrip(b *testing.B) {
 		b.ReportMetric(sk.Seconds()/float64(b.N), "skopeo-s/op")
 		b.ReportMetric(smith.Seconds()/sk.Seconds(), "smith/skopeo")
 	}
+}
+
+// benchTree is a tree of size bytes of tar-like content (tarLike) in
+// files of up to 256 KiB.
+func benchTree(b *testing.B, size int) *fstree.Tree {
+	tree := fstree.New()
+	data := tarLike(size, 1)
+	for i := 0; len(data) > 0; i++ {
+		n := min(len(data), 256<<10)
+		if _, err := tree.WriteFile(fmt.Sprintf("/usr/lib/f%03d", i), data[:n], 0o755, fstree.Owner{}, ""); err != nil {
+			b.Fatal(err)
+		}
+		data = data[n:]
+	}
+	return tree
+}
+
+// BenchmarkLayerTarLike builds a layer from a 10 MB tree of tar-like
+// content: tar, diffID and parallel gzip (BenchmarkLayerGzip isolates
+// the compressor).
+func BenchmarkLayerTarLike(b *testing.B) {
+	tree := benchTree(b, 10<<20)
+	b.SetBytes(10 << 20)
+	for i := 0; i < b.N; i++ {
+		if _, err := Layer(tree, LayerOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteOutput writes an oci-archive of an image whose one layer
+// is 4.5 MB compressed: "file" is WriteOutput (temp file, fsync, rename),
+// "stream" the same tar.gz into io.Discard, so their difference is the
+// file system's share.
+func BenchmarkWriteOutput(b *testing.B) {
+	l, err := Layer(benchTree(b, 17<<19), LayerOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	size, _ := l.Size()
+	img, err := Build(nil, []v1.Layer{l}, Config{Architecture: "amd64"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lay := Layout{Image: img, Annotations: map[string]string{AnnotationRefName: RefLatest}}
+	path := filepath.Join(b.TempDir(), "image.tar.gz")
+	b.Run("file", func(b *testing.B) {
+		b.SetBytes(size)
+		for i := 0; i < b.N; i++ {
+			if err := WriteOutput(path, FormatOCIArchive, lay, time.Time{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stream", func(b *testing.B) {
+		b.SetBytes(size)
+		for i := 0; i < b.N; i++ {
+			if err := WriteLayoutTarGz(io.Discard, lay, time.Time{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

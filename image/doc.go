@@ -9,7 +9,9 @@
 //     Layers are PAX tars in tree walk order with one fixed mtime, numeric
 //     owners only, no atime/ctime, hardlinks pointing at the first path in
 //     walk order, xattrs as sorted SCHILY.xattr records, compressed with a
-//     pinned compressor at a pinned level. JSON is written from sorted maps.
+//     pinned compressor at a pinned level (a layer in parallel, in blocks
+//     of a fixed size: the bytes do not depend on the number of CPUs).
+//     JSON is written from sorted maps.
 //     The same holds for every output format (WriteOutput) and for a
 //     downloaded image (DownloadFile).
 //   - Everything smith builds is OCI: manifests, configs, layers and the

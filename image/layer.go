@@ -19,8 +19,8 @@ import (
 )
 
 // The compression levels are part of the output format: changing them (or
-// the compressor, klauspost/compress as pinned in go.mod) changes every
-// digest smith produces.
+// the compressor, klauspost/compress as pinned in go.mod, or the layer's
+// gzipBlockSize) changes every digest smith produces.
 //
 // layerLevel: on the cat layer (2.2 MB of ELF), klauspost's level 4 takes
 // 25 ms where 6 takes 34 ms, for 2.6% more bytes; compressing the layer was
@@ -31,28 +31,136 @@ const layerLevel = 4
 // the already compressed layer, so a higher level only costs time.
 const layoutLevel = 1
 
+// layerCompressor names the compressor and its version in LayerCacheKey:
+// a new klauspost/compress may compress the same tar to other bytes, and a
+// warm build must give the bytes a cold one would. A test checks it
+// against go.mod.
+const layerCompressor = "klauspost-compress-v1.20.5"
+
 // LayerOptions are the parameters of a layer that do not come from the tree.
 type LayerOptions struct {
 	// ModTime is the mtime of every entry (SOURCE_DATE_EPOCH); the zero
 	// value means the Unix epoch. It is truncated to whole seconds.
 	ModTime time.Time
+	// Cache, when set, keeps compressed layers between builds: Layer looks
+	// up the key of the uncompressed tar (LayerCacheKey of its diffID) and
+	// reuses the gzip bytes found there, once their sha256 matches the
+	// recorded digest, instead of compressing again; it Puts what it
+	// compressed otherwise. nil means no cache.
+	Cache LayerCache
+	// SkipCacheLookup, with a Cache, compresses without looking the layer
+	// up first, and Puts the result. Looking up costs a pass over the tree
+	// that only hashes the tar, and a miss then compresses in a second
+	// pass; a caller that expects a miss (say its packages were not
+	// cached either) saves that pass by skipping the lookup.
+	SkipCacheLookup bool
+}
+
+// LayerCache stores compressed layers by LayerCacheKey, with the sha256
+// (hex) of the compressed bytes recorded beside them. Layer checks what Get
+// returns against that digest and calls Bad for an entry that does not
+// match (then compresses again and Puts the result). The layer keeps the
+// slices passed to and returned by the cache: neither side may modify
+// them afterwards.
+type LayerCache interface {
+	Get(key string) (gz []byte, digestHex string, ok bool)
+	Put(key string, gz []byte, digestHex string)
+	Bad(key string, err error)
+}
+
+// LayerCacheKey names the compressed form of the uncompressed layer tar
+// with the given diffID (hex): everything that decides the compressed
+// bytes (compressor and its version, level, parallel block size) is part
+// of it.
+func LayerCacheKey(diffIDHex string) string {
+	return fmt.Sprintf("%s-gzip%d-b%d-%s", diffIDHex, layerLevel, gzipBlockSize, layerCompressor)
 }
 
 // Layer writes the whole tree (except the root directory itself) as one
 // gzip-compressed PAX tar layer and returns it with its digest and diffID
-// computed. The compressed bytes are kept in memory.
+// computed. The compressed bytes are kept in memory. The gzip stream is
+// compressed in parallel blocks (parallelGzip); its bytes do not depend on
+// the number of CPUs.
 func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 	mtime := fixedTime(opt.ModTime)
-	var compressed bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&compressed, layerLevel)
-	if err != nil {
-		return nil, fmt.Errorf("layer: %w", err)
-	}
 	diff := sha256.New()
-	tw := tar.NewWriter(io.MultiWriter(zw, diff))
+	var gz []byte
+	var diffID, digest string
+	if opt.Cache != nil && !opt.SkipCacheLookup {
+		// The diffID first (the tar is not kept), then the compressed form
+		// from the cache or, failing that, from writing the tar again.
+		if err := writeLayerTar(tree, mtime, diff); err != nil {
+			return nil, fmt.Errorf("writing layer: %w", err)
+		}
+		diffID = hex.EncodeToString(diff.Sum(nil))
+		gz, digest = cachedLayer(opt.Cache, LayerCacheKey(diffID))
+	}
+	if gz == nil {
+		var tarHash io.Writer
+		if diffID == "" {
+			tarHash = diff
+		}
+		var err error
+		if gz, err = compressLayer(tree, mtime, tarHash); err != nil {
+			return nil, err
+		}
+		diffID = hex.EncodeToString(diff.Sum(nil))
+		sum := sha256.Sum256(gz)
+		digest = hex.EncodeToString(sum[:])
+		if opt.Cache != nil {
+			opt.Cache.Put(LayerCacheKey(diffID), gz, digest)
+		}
+	}
+	return &memLayer{
+		data:      gz,
+		digest:    v1.Hash{Algorithm: "sha256", Hex: digest},
+		diffID:    v1.Hash{Algorithm: "sha256", Hex: diffID},
+		mediaType: types.OCILayer,
+	}, nil
+}
 
+// cachedLayer returns the entry of key and its digest when its bytes match
+// the recorded digest; a mismatch is reported to the cache and is a miss
+// (nil).
+func cachedLayer(c LayerCache, key string) (gz []byte, digestHex string) {
+	gz, want, ok := c.Get(key)
+	if !ok {
+		return nil, ""
+	}
+	sum := sha256.Sum256(gz)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		c.Bad(key, fmt.Errorf("cached layer %s: sha256 %s, recorded %s", key, got, want))
+		return nil, ""
+	}
+	return gz, want
+}
+
+// compressLayer writes the layer tar through gzip (and into diff, when not
+// nil) and returns the compressed bytes.
+func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer) ([]byte, error) {
+	var compressed bytes.Buffer
+	zw := newParallelGzip(&compressed, layerLevel, gzipBlockSize)
+	var w io.Writer = zw
+	if diff != nil {
+		w = io.MultiWriter(zw, diff)
+	}
+	err := writeLayerTar(tree, mtime, w)
+	// Closed even after an error: it waits for the blocks in flight.
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing layer: %w", err)
+	}
+	return compressed.Bytes(), nil
+}
+
+// writeLayerTar writes the whole tree (except the root directory itself)
+// as a PAX tar to w.
+func writeLayerTar(tree *fstree.Tree, mtime time.Time, w io.Writer) error {
+	tw := tar.NewWriter(w)
 	first := map[*fstree.Inode]string{} // hardlink groups: inode -> first name
-	err = tree.Walk("/", func(p string, n *fstree.Inode) error {
+	err := tree.Walk("/", func(p string, n *fstree.Inode) error {
 		if p == "/" {
 			return nil
 		}
@@ -102,23 +210,10 @@ func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 		}
 		return nil
 	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = zw.Close()
-	}
 	if err != nil {
-		return nil, fmt.Errorf("writing layer: %w", err)
+		return err
 	}
-	b := compressed.Bytes()
-	sum := sha256.Sum256(b)
-	return &memLayer{
-		data:      b,
-		digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
-		diffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))},
-		mediaType: types.OCILayer,
-	}, nil
+	return tw.Close()
 }
 
 // fixedTime is the one mtime smith writes: t in whole seconds, the Unix

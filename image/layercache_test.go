@@ -1,0 +1,220 @@
+package image
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/smith-build/smith/fstree"
+)
+
+// memCache is a LayerCache in memory that counts its calls.
+type memCache struct {
+	gz               map[string][]byte
+	digest           map[string]string
+	gets, puts, bads int
+	badKeys          []string
+}
+
+func newMemCache() *memCache {
+	return &memCache{gz: map[string][]byte{}, digest: map[string]string{}}
+}
+
+func (c *memCache) Get(k string) ([]byte, string, bool) {
+	c.gets++
+	g, ok := c.gz[k]
+	return g, c.digest[k], ok
+}
+
+func (c *memCache) Put(k string, gz []byte, d string) {
+	c.puts++
+	c.gz[k], c.digest[k] = gz, d
+}
+
+func (c *memCache) Bad(k string, err error) {
+	c.bads++
+	c.badKeys = append(c.badKeys, k)
+	delete(c.gz, k)
+	delete(c.digest, k)
+}
+
+// layerParts is what a layer is: its hashes and compressed bytes.
+type layerParts struct {
+	digest, diffID string
+	gz             []byte
+}
+
+func layerOf(t *testing.T, tree *fstree.Tree, opt LayerOptions) layerParts {
+	t.Helper()
+	l, err := Layer(tree, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.Digest()
+	id, _ := l.DiffID()
+	rc, _ := l.Compressed()
+	gz, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layerParts{d.Hex, id.Hex, gz}
+}
+
+func (p layerParts) equal(q layerParts) bool {
+	return p.digest == q.digest && p.diffID == q.diffID && bytes.Equal(p.gz, q.gz)
+}
+
+// cacheTrees are a one-block layer and one of several parallel gzip
+// blocks.
+func cacheTrees(t *testing.T) map[string]*fstree.Tree {
+	small := fstree.New()
+	if _, err := small.WriteFile("/a/b", []byte("hello, hello, hello"), 0o644, fstree.Owner{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Symlink("b", "/a/c", fstree.Owner{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	big := fstree.New()
+	rng := rand.New(rand.NewSource(1))
+	random := make([]byte, gzipBlockSize)
+	rng.Read(random)
+	for p, data := range map[string][]byte{
+		"/usr/lib/random": random,
+		"/usr/share/text": pgzipInput("text", 2*gzipBlockSize, 2),
+	} {
+		if _, err := big.WriteFile(p, data, 0o644, fstree.Owner{}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]*fstree.Tree{"small": small, "big": big}
+}
+
+// A cached layer is the layer compressed anew: the same digest, diffID
+// and bytes. The first Layer misses and Puts, the second hits.
+func TestLayerCache(t *testing.T) {
+	for name, tree := range cacheTrees(t) {
+		t.Run(name, func(t *testing.T) {
+			want := layerOf(t, tree, LayerOptions{})
+			c := newMemCache()
+			for i := 0; i < 2; i++ {
+				if got := layerOf(t, tree, LayerOptions{Cache: c}); !got.equal(want) {
+					t.Errorf("round %d: %s %s, want %s %s", i, got.digest, got.diffID, want.digest, want.diffID)
+				}
+			}
+			if len(c.gz) != 1 || c.gets != 2 || c.puts != 1 || c.bads != 0 {
+				t.Errorf("cache: %d entries, %d gets, %d puts, %d bad", len(c.gz), c.gets, c.puts, c.bads)
+			}
+			key := LayerCacheKey(want.diffID)
+			if !bytes.Equal(c.gz[key], want.gz) || c.digest[key] != want.digest {
+				t.Errorf("the entry under %s is not the layer", key)
+			}
+		})
+	}
+}
+
+// A damaged entry (bytes or recorded digest) is reported with its key,
+// not used, and replaced by the layer compressed again.
+func TestLayerCacheDamaged(t *testing.T) {
+	tree := cacheTrees(t)["big"]
+	want := layerOf(t, tree, LayerOptions{})
+	key := LayerCacheKey(want.diffID)
+	for name, damage := range map[string]func(c *memCache){
+		"bytes": func(c *memCache) {
+			gz := bytes.Clone(c.gz[key])
+			gz[len(gz)/2] ^= 1
+			c.gz[key] = gz
+		},
+		"truncated": func(c *memCache) { c.gz[key] = c.gz[key][:len(c.gz[key])-1] },
+		"digest":    func(c *memCache) { c.digest[key] = strings.Repeat("0", 64) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newMemCache()
+			layerOf(t, tree, LayerOptions{Cache: c})
+			damage(c)
+			if got := layerOf(t, tree, LayerOptions{Cache: c}); !got.equal(want) {
+				t.Errorf("damaged entry: layer %s %s, want %s %s", got.digest, got.diffID, want.digest, want.diffID)
+			}
+			if c.bads != 1 || len(c.badKeys) != 1 || c.badKeys[0] != key {
+				t.Errorf("Bad called %d times with %q, want once with %s", c.bads, c.badKeys, key)
+			}
+			if !bytes.Equal(c.gz[key], want.gz) || c.digest[key] != want.digest || c.puts != 2 {
+				t.Errorf("damaged entry not replaced (%d puts)", c.puts)
+			}
+			if got := layerOf(t, tree, LayerOptions{Cache: c}); !got.equal(want) || c.bads != 1 || c.puts != 2 {
+				t.Errorf("after the replacement: %d bad, %d puts", c.bads, c.puts)
+			}
+		})
+	}
+}
+
+// SkipCacheLookup compresses without a Get, still Puts, and gives the
+// same layer; a later lookup hits what it Put.
+func TestLayerCacheSkipLookup(t *testing.T) {
+	for name, tree := range cacheTrees(t) {
+		t.Run(name, func(t *testing.T) {
+			want := layerOf(t, tree, LayerOptions{})
+			c := newMemCache()
+			if got := layerOf(t, tree, LayerOptions{Cache: c, SkipCacheLookup: true}); !got.equal(want) {
+				t.Errorf("skipping the lookup: %s %s, want %s %s", got.digest, got.diffID, want.digest, want.diffID)
+			}
+			if c.gets != 0 || c.puts != 1 || !bytes.Equal(c.gz[LayerCacheKey(want.diffID)], want.gz) {
+				t.Errorf("skipping the lookup: %d gets, %d puts", c.gets, c.puts)
+			}
+			if got := layerOf(t, tree, LayerOptions{Cache: c}); !got.equal(want) || c.gets != 1 || c.puts != 1 {
+				t.Errorf("lookup after: %d gets, %d puts", c.gets, c.puts)
+			}
+			// Without a cache the option does nothing.
+			if got := layerOf(t, tree, LayerOptions{SkipCacheLookup: true}); !got.equal(want) {
+				t.Error("SkipCacheLookup without a cache changed the layer")
+			}
+		})
+	}
+}
+
+// A layer from the cache reads back as the tree.
+func TestLayerCacheHitReadable(t *testing.T) {
+	tree := cacheTrees(t)["small"]
+	c := newMemCache()
+	layerOf(t, tree, LayerOptions{Cache: c})
+	l, err := Layer(tree, LayerOptions{Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.gets != 2 || c.puts != 1 {
+		t.Fatalf("not a hit: %d gets, %d puts", c.gets, c.puts)
+	}
+	_, hdrs := readLayer(t, l)
+	if len(hdrs) != 3 { // a/, a/b, a/c
+		t.Errorf("%d entries read back, want 3", len(hdrs))
+	}
+}
+
+// The key names the compressor version go.mod pins: a new klauspost/compress
+// must not reuse layers the old one compressed.
+func TestLayerCacheKeyCompressor(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/klauspost/compress (v\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod does not require github.com/klauspost/compress")
+	}
+	if want := "klauspost-compress-" + string(m[1]); layerCompressor != want {
+		t.Errorf("layerCompressor is %q, go.mod pins %q: update it (and so the cache keys)", layerCompressor, want)
+	}
+	k := LayerCacheKey("abc")
+	if !regexp.MustCompile(`^abc-[a-z0-9.-]+$`).MatchString(k) {
+		t.Errorf("key %q: want the diffID then file-name-safe characters", k)
+	}
+	for _, part := range []string{fmt.Sprintf("gzip%d", layerLevel), fmt.Sprintf("b%d", gzipBlockSize), layerCompressor} {
+		if !strings.Contains(k, part) {
+			t.Errorf("key %q lacks %q", k, part)
+		}
+	}
+}
