@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -151,6 +152,9 @@ type builder struct {
 	// outMu serialises writes to Log and Warn: repo.LoadAll warns from
 	// one goroutine per repository.
 	outMu sync.Mutex
+	// expandedFresh counts the packages expanded from their .rpm (not
+	// found in the expanded-package cache).
+	expandedFresh atomic.Int64
 }
 
 func (b *builder) logf(format string, args ...any) {
@@ -267,7 +271,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.SourceDateEpoch != nil {
 		mtime = opt.SourceDateEpoch.UTC()
 	}
-	layer, err := image.Layer(final, image.LayerOptions{ModTime: mtime})
+	// A build that had to expand a package will most likely make a layer
+	// never made before: it compresses without looking it up first.
+	layer, err := image.Layer(final, image.LayerOptions{ModTime: mtime, Cache: b.newLayerCache(), SkipCacheLookup: b.expandedFresh.Load() > 0})
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}

@@ -136,3 +136,39 @@ func TestExpandedCacheTrust(t *testing.T) {
 		t.Errorf("%d entries after the signed build, want %d", len(got), 2*len(plain))
 	}
 }
+
+// TestLayerCache: a rebuild takes the compressed layer from the cache;
+// a damaged entry is a warning, is replaced, and changes nothing.
+func TestLayerCache(t *testing.T) {
+	t.Parallel()
+	dir := project(t, catYAML, map[string]string{"rootfs/read/data": "Hello World!\n"})
+	o := opts(t, dir, testRepo(t))
+	runBuild(t, o)
+	first := fileSHA(t, o.Image)
+	entries, _ := filepath.Glob(filepath.Join(o.CacheDir, layersDir, "*"))
+	if len(entries) != 1 {
+		t.Fatalf("layer cache entries %v", entries)
+	}
+	for _, damage := range []func([]byte) []byte{
+		func(b []byte) []byte { b[len(b)-10] ^= 1; return b },      // the gzip bytes
+		func(b []byte) []byte { return append([]byte("x"), b...) }, // the digest line
+		func(b []byte) []byte { return b[:len(b)/2] },              // torn
+	} {
+		data, err := os.ReadFile(entries[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(entries[0], damage(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, w := runBuild(t, o); !strings.Contains(w, "compressing it again") {
+			t.Errorf("warnings: %q", w)
+		}
+		if fileSHA(t, o.Image) != first {
+			t.Error("the build with a damaged layer entry differs")
+		}
+		if _, w := runBuild(t, o); strings.Contains(w, "compressing it again") {
+			t.Errorf("the damaged entry was not replaced: %q", w)
+		}
+	}
+}
