@@ -68,7 +68,51 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 	if err != nil {
 		return nil, payloadError("while decompressing", err)
 	}
+	if err := x.verifyFiles(ctx, payload); err != nil {
+		return nil, err
+	}
 	return &Expanded{Header: h.raw(), Payload: payload, Compressor: x.info.Payload}, nil
+}
+
+// verifyFiles checks the data of the payload's regular files against the
+// header's digests. Expand does it, not Apply: on the goroutine that
+// decompressed the package, and once, however often the stored Expanded
+// is applied later. Every other check is Apply's.
+func (x *extractor) verifyFiles(ctx context.Context, payload []byte) error {
+	cr := newCpioReader(&memSource{b: payload}, x.files.strippedSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := cr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return payloadError("in its cpio archive", err)
+		}
+		idx, label, err := x.lookup(e)
+		if err != nil {
+			return err
+		}
+		f := &x.files.files[idx]
+		// Hardlink members without the data carry size 0; the member
+		// that has it is checked. Size disagreements are Apply's to report.
+		if f.digest == "" || f.mode&modeType != modeReg || f.flags&fileFlagGhost != 0 || e.size != f.size {
+			continue
+		}
+		data, ok, err := cr.take()
+		if !ok {
+			// A crc-format archive: the reader sums what it hands out.
+			data, err = io.ReadAll(cr)
+		}
+		if err != nil {
+			return payloadError("at entry "+label, err)
+		}
+		if err := checkDigest(x.files.algo, f.digest, data); err != nil {
+			return fmt.Errorf("entry %s: %w", label, err)
+		}
+	}
 }
 
 // readAll reads r to its end into a buffer of capacity size at first (the
@@ -117,11 +161,12 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // Apply extracts an expanded package into tree exactly as Package extracts
-// the .rpm it came from (Info.Payload names the original compressor). The
-// tree's file data are slices of e.Payload, not copies: e must not be
-// changed afterwards.
+// the .rpm it came from (Info.Payload names the original compressor),
+// except that the files' digests are not checked again: Expand did (a
+// stored Expanded is protected by its CRC). The tree's file data are
+// slices of e.Payload, not copies: e must not be changed afterwards.
 func Apply(ctx context.Context, tree *fstree.Tree, e *Expanded, opt Options) (*Info, error) {
-	x := &extractor{tree: tree, opt: opt, info: &Info{}}
+	x := &extractor{tree: tree, opt: opt, info: &Info{}, digestsChecked: true}
 	if x.opt.MaxBytes <= 0 {
 		x.opt.MaxBytes = DefaultMaxBytes
 	}

@@ -134,6 +134,8 @@ type extractor struct {
 	limit   *limitReader
 	pkg     string // Inode.Package
 	lastDir string // last parent directory known to exist
+	// digestsChecked skips the file digest checks (Apply: Expand made them).
+	digestsChecked bool
 }
 
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
@@ -471,7 +473,7 @@ func (x *extractor) regular(cr *cpioReader, e *cpioEntry, idx int, label string)
 	if err != nil {
 		return err
 	}
-	if f.digest != "" {
+	if f.digest != "" && !x.digestsChecked {
 		if err := checkDigest(x.files.algo, f.digest, data); err != nil {
 			return fmt.Errorf("entry %s: %w", label, err)
 		}

@@ -246,8 +246,14 @@ func (l *memLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
 func (l *memLayer) Size() (int64, error)                { return int64(len(l.data)), nil }
 func (l *memLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
 func (l *memLayer) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(l.data)), nil
+	return hashedBytes{bytes.NewReader(l.data)}, nil
 }
+
+// hashedBytes reads bytes whose digest this process computed from them
+// (a memLayer's): copyBlob need not hash them again.
+type hashedBytes struct{ *bytes.Reader }
+
+func (hashedBytes) Close() error { return nil }
 func (l *memLayer) Uncompressed() (io.ReadCloser, error) {
 	return gzip.NewReader(bytes.NewReader(l.data))
 }

@@ -257,7 +257,11 @@ func copyBlob(w io.Writer, header func(string, int64) error, name string, d v1.D
 	if err := header(name, d.Size); err != nil {
 		return err
 	}
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(rc, d.Size+1))
+	hw := io.MultiWriter(w, h)
+	if _, known := rc.(hashedBytes); known {
+		hw = w
+	}
+	n, err := io.Copy(hw, io.LimitReader(rc, d.Size+1))
 	if err != nil {
 		if errors.Is(err, tar.ErrWriteTooLong) {
 			return fmt.Errorf("layer is larger than its descriptor's %d bytes", d.Size)
@@ -266,6 +270,9 @@ func copyBlob(w io.Writer, header func(string, int64) error, name string, d v1.D
 	}
 	if n != d.Size {
 		return fmt.Errorf("layer has %d bytes, its descriptor says %d", n, d.Size)
+	}
+	if hw == w {
+		return nil
 	}
 	return checkSum(h, d.Digest)
 }

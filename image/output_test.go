@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -193,7 +194,9 @@ func TestWriteOutputFailure(t *testing.T) {
 	ml := layers[0].(*memLayer)
 	bad := &memLayer{data: append([]byte(nil), ml.data...), digest: ml.digest, diffID: ml.diffID, mediaType: ml.mediaType}
 	bad.data[len(bad.data)/2] ^= 1
-	broken, err := newImage(must(img.RawManifest()), must(img.RawConfigFile()), must(img.MediaType()), []v1.Layer{bad}, []v1.Hash{ml.diffID})
+	// As a layer read from elsewhere: a memLayer's bytes are hashed where
+	// they are made, and not again when written.
+	broken, err := newImage(must(img.RawManifest()), must(img.RawConfigFile()), must(img.MediaType()), []v1.Layer{foreignLayer{bad}}, []v1.Hash{ml.diffID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,4 +449,11 @@ func TestMatchPlatform(t *testing.T) {
 	if pos, err := matchPlatform(single, v1.Platform{OS: "linux", Architecture: "amd64"}); pos != 0 || err != nil {
 		t.Errorf("single image without platform: %d %v", pos, err)
 	}
+}
+
+// foreignLayer hides that its layer is a memLayer.
+type foreignLayer struct{ *memLayer }
+
+func (l foreignLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.data)), nil
 }
