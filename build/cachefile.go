@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -36,11 +35,8 @@ func writeCacheFile(path string, write func(io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
+	// Unbuffered: entries are written in a few large pieces.
+	if err := write(f); err != nil {
 		return err
 	}
 	// Renamed while open, hence locked: a concurrent sweepCacheTemps must
