@@ -209,6 +209,8 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, pkgs []*repo.
 		}()
 	}
 	defer func() {
+		// On an error, stop the expansions still running before waiting.
+		cancel()
 		wg.Wait()
 		close(decs)
 		for d := range decs {
