@@ -400,12 +400,12 @@ func TestParseRemote(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"https://u:secret@host/repo:1":                   "https://u:xxxxx@host/repo:1",
-		"https://u:se@cr/et@host/repo@sha256:abc":        "https://u:xxxxx@host/repo@sha256:abc",
+		"https://u:secret@host/repo:1":                   "https://REDACTED@host/repo:1",
+		"https://u:se@cr/et@host/repo@sha256:abc":        "https://REDACTED@host/repo@sha256:abc",
 		"https://host/repo:1":                            "https://host/repo:1",
-		"https://u@host/repo":                            "https://u@host/repo",
+		"https://u@host/repo":                            "https://REDACTED@host/repo",
 		"image.tar.gz":                                   "image.tar.gz",
-		"http://tb:pw@127.0.0.1:5000/x@sha256:" + "ab12": "http://tb:xxxxx@127.0.0.1:5000/x@sha256:ab12",
+		"http://tb:pw@127.0.0.1:5000/x@sha256:" + "ab12": "http://REDACTED@127.0.0.1:5000/x@sha256:ab12",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%s) = %s, want %s", in, got, want)

@@ -22,6 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
+
+	urlredact "github.com/smith-build/smith/internal/redact"
 )
 
 // RemoteOptions configure reading images from registries (and the platform
@@ -228,24 +230,10 @@ func redactString(s string, secrets []string) string {
 	return s
 }
 
-// RedactURL returns s with the password of a URL's userinfo replaced by
-// "xxxxx", for messages that must show a URL as the user typed it.
-func RedactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	body := strings.TrimSuffix(rest, digestSuffix.FindString(rest))
-	at := strings.LastIndex(body, "@")
-	if at < 0 {
-		return s
-	}
-	user, _, hasPass := strings.Cut(body[:at], ":")
-	if !hasPass {
-		return s
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
+// RedactURL hides the credentials of the URLs in s (userinfo, query
+// values) for messages that must show a URL as the user typed it; see
+// internal/redact.
+func RedactURL(s string) string { return urlredact.URL(s) }
 
 // Open returns the image that src names:
 //   - https://host/repo[:tag|@digest] (or http:// for plain HTTP, or

@@ -40,8 +40,10 @@
 //     index_cache.go.
 //   - Transport: keep-alive HTTP(S) through Options.Client; at most
 //     Options.MaxPerHost requests per host; retries with backoff on 5xx,
-//     429, timeouts, resets and truncated bodies; a request that receives
-//     nothing for the timeout (Source.Timeout, Options.Timeout) fails;
+//     429, timeouts, resets and truncated bodies (a 429 or 503 with
+//     Retry-After waits what the server asks instead, at most the
+//     timeout); a request that receives nothing for the timeout
+//     (Source.Timeout, Options.Timeout) fails;
 //     mirror failover in base URL / mirrorlist / metalink order; progress
 //     per download through Options.Progress.
 //   - Priority: packages carry their repository's priority and cost

@@ -2,8 +2,9 @@ package repo
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
+
+	"github.com/smith-build/smith/internal/redact"
 )
 
 // ChecksumError reports bytes that do not match the checksum the metadata
@@ -61,87 +62,7 @@ func (e *NotFoundError) Error() string {
 
 func (e *NotFoundError) Unwrap() error { return e.Err }
 
-// Redact returns u with any userinfo (user name and password) replaced by
-// "REDACTED" and the values of its query string replaced by "REDACTED" (the
-// keys are kept: signed URLs and ?token= carry credentials there), so that
-// it can be printed. It works on anything that contains URLs, including
-// error messages; strings without userinfo or query come back unchanged.
-func Redact(u string) string {
-	if !strings.ContainsAny(u, "@?") {
-		return u
-	}
-	if pu, err := url.Parse(u); err == nil && pu.Scheme != "" && pu.Host != "" && !strings.ContainsAny(u, " \t\r\n\"'") {
-		if pu.User != nil {
-			pu.User = url.User("REDACTED")
-		}
-		pu.RawQuery = redactQuery(pu.RawQuery)
-		return pu.String()
-	}
-	// Not a single URL (an error message, or something url.Parse refuses):
-	// clean every "//authority" whose authority holds an '@', and the query
-	// that follows it.
-	var b strings.Builder
-	for {
-		i := strings.Index(u, "//")
-		if i < 0 {
-			b.WriteString(u)
-			return b.String()
-		}
-		b.WriteString(u[:i+2])
-		u = u[i+2:]
-		end := strings.IndexAny(u, "/ \t\r\n\"'?#")
-		if end < 0 {
-			end = len(u)
-		}
-		if at := strings.LastIndexByte(u[:end], '@'); at >= 0 {
-			b.WriteString("REDACTED")
-			u = u[at:]
-		}
-		// The rest of this URL: up to white space or a quote.
-		stop := strings.IndexAny(u, " \t\r\n\"'<>")
-		if stop < 0 {
-			stop = len(u)
-		}
-		q := strings.IndexByte(u[:stop], '?')
-		if q < 0 {
-			continue
-		}
-		if h := strings.IndexByte(u[:stop], '#'); h >= 0 && h < q {
-			continue
-		}
-		qend := stop
-		if h := strings.IndexByte(u[q:stop], '#'); h >= 0 {
-			qend = q + h
-		}
-		// "GET https://h/p?t=x: 403": the colon belongs to the message.
-		if qend == stop && qend > q+1 && u[qend-1] == ':' {
-			qend--
-		}
-		b.WriteString(u[:q+1])
-		b.WriteString(redactQuery(u[q+1 : qend]))
-		u = u[qend:]
-	}
-}
-
-// redactQuery replaces the values of a raw query string with "REDACTED",
-// keeping the keys; a parameter without '=' may be a bare token and is
-// replaced whole.
-func redactQuery(q string) string {
-	if q == "" {
-		return q
-	}
-	parts := strings.Split(q, "&")
-	for i, p := range parts {
-		if p == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(p, "=")
-		switch {
-		case !ok:
-			parts[i] = "REDACTED"
-		case v != "":
-			parts[i] = k + "=REDACTED"
-		}
-	}
-	return strings.Join(parts, "&")
-}
+// Redact hides the credentials of the URLs in u (userinfo, query values)
+// so that it can be printed; see internal/redact. It works on anything
+// that contains URLs, including error messages.
+func Redact(u string) string { return redact.URL(u) }

@@ -5,8 +5,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // addSeeds adds the files matching the patterns under the shared test data
@@ -126,6 +128,25 @@ func FuzzLoadRPM(f *testing.F) {
 		}
 		if p.Name == "" || p.Version == "" || p.Arch == "" {
 			t.Fatalf("accepted a package without identity: %+v", p)
+		}
+	})
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"0", "120", "99999999999999999999", "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "-1", " 3 ", "soon"} {
+		f.Add(s)
+	}
+	now := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := parseRetryAfter(s, now)
+		if d < 0 || !ok && d != 0 {
+			t.Fatalf("parseRetryAfter(%q) = %v, %v", s, d, ok)
+		}
+		// Small delta-seconds are read exactly.
+		if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32); err == nil && strings.Trim(strings.TrimSpace(s), "0123456789") == "" {
+			if !ok || d != time.Duration(n)*time.Second {
+				t.Fatalf("parseRetryAfter(%q) = %v, %v; want %d s", s, d, ok, n)
+			}
 		}
 	})
 }

@@ -61,6 +61,8 @@ type Options struct {
 	retryDelay time.Duration
 	// hosts is the per-host limit shared by the repositories of a LoadAll.
 	hosts *hostLimiter
+	// sweeper cleans the cache's stale temporary files once per LoadAll.
+	sweeper *tempSweeper
 }
 
 // Repo is a loaded repository: its source, its binary packages in
@@ -554,6 +556,9 @@ func LoadAll(ctx context.Context, srcs []Source, opt Options) ([]*Repo, error) {
 	results := make([]result, len(srcs))
 	if opt.hosts == nil {
 		opt.hosts = newHostLimiter(opt.MaxPerHost)
+	}
+	if opt.sweeper == nil {
+		opt.sweeper = new(tempSweeper)
 	}
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,7 +68,8 @@ func TestCleanCacheTemps(t *testing.T) {
 	}
 	defer unlock()
 	live.Close() // the writer closes before renaming; the lock stays
-	cleanCacheTemps(cache)
+	sw := new(tempSweeper)
+	sw.sweep(cache)
 	for _, p := range dead {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("stale %s left", p)
@@ -78,10 +80,39 @@ func TestCleanCacheTemps(t *testing.T) {
 			t.Errorf("%s removed: %v", p, err)
 		}
 	}
-	// Once per process and directory.
+	// Once per sweeper (per build).
 	os.WriteFile(dead[0], nil, 0o644)
-	cleanCacheTemps(cache)
+	sw.sweep(cache)
 	if _, err := os.Stat(dead[0]); err != nil {
 		t.Errorf("second clean of the same cache ran: %v", err)
+	}
+	new(tempSweeper).sweep(cache)
+	if _, err := os.Stat(dead[0]); err == nil {
+		t.Errorf("a new sweeper (the next build) did not clean %s", dead[0])
+	}
+}
+
+// TestLoadAllSweepsPerCall: each LoadAll (each build) sweeps the cache
+// once, shared by its repositories, also when one process runs several
+// builds (a process-wide "already swept" set made the second build skip
+// it).
+func TestLoadAllSweepsPerCall(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	writeFixtureRepo(t, dir, "gzip")
+	stale := filepath.Join(cache, "meta", ".tmp-stale")
+	srcs := []Source{{ID: "a", BaseURLs: []string{dir}, Enabled: true}, {ID: "b", BaseURLs: []string{dir}, Enabled: true}}
+	for i := range 2 {
+		if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(stale, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadAll(context.Background(), srcs, Options{CacheDir: cache}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(stale); err == nil {
+			t.Errorf("LoadAll %d left the stale %s", i+1, stale)
+		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/smith-build/smith/internal/lockfile"
 )
@@ -42,17 +42,21 @@ func createLockedTemp(dir, prefix string) (f *os.File, unlock func(), err error)
 	return f, func() {}, err
 }
 
-var cleanedCaches sync.Map // cache directory → struct{}
+// tempSweeper removes, once, the temporary files that killed smith
+// processes left in a cache: those no live writer holds locked (or,
+// without flock, older than lockfile.StaleAge). One belongs to a build
+// (a LoadAll call, or a lone Load) and is shared by its repositories'
+// fetchers, so a build sweeps its cache once however many repositories it
+// loads, and the next build in the same process sweeps again.
+type tempSweeper struct {
+	done atomic.Bool
+}
 
-// cleanCacheTemps removes, once per process and cache directory, the
-// temporary files that killed smith processes left in the cache: those no
-// live writer holds locked (or, without flock, older than lockfile.StaleAge).
-// Errors are ignored: a leftover costs disk space, not correctness.
-func cleanCacheTemps(cacheDir string) {
-	if cacheDir == "" {
-		return
-	}
-	if _, done := cleanedCaches.LoadOrStore(cacheDir, struct{}{}); done {
+// sweep cleans cacheDir the first time it is called; the repositories
+// loaded concurrently do not wait for it. Errors are ignored: a leftover
+// costs disk space, not correctness.
+func (s *tempSweeper) sweep(cacheDir string) {
+	if cacheDir == "" || s.done.Swap(true) {
 		return
 	}
 	dirs := []string{filepath.Join(cacheDir, "meta"), filepath.Join(cacheDir, "index")}

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -134,7 +136,11 @@ func newFetcher(src Source, opt Options) (*fetcher, error) {
 		progress:   opt.Progress,
 	}
 	// Temporary files of smith processes killed mid-write.
-	cleanCacheTemps(f.cacheDir)
+	sweeper := opt.sweeper
+	if sweeper == nil {
+		sweeper = new(tempSweeper)
+	}
+	sweeper.sweep(f.cacheDir)
 	if f.warn == nil {
 		f.warn = func(string) {}
 	}
@@ -248,12 +254,18 @@ func (e *httpStatusError) Error() string {
 func (f *fetcher) get(ctx context.Context, b base, rel string, what string, ifModifiedSince time.Time) (*http.Response, error) {
 	u := b.at(rel)
 	var lastErr error
+	asked, hasAsked := time.Duration(0), false // the previous response's Retry-After
 	for attempt := 0; attempt < f.attempts; attempt++ {
 		if attempt > 0 {
-			if err := sleepCtx(ctx, f.retryDelay<<(attempt-1)); err != nil {
+			d := f.retryDelay << (attempt - 1)
+			if hasAsked {
+				d = asked
+			}
+			if err := sleepCtx(ctx, d); err != nil {
 				return nil, err
 			}
 		}
+		hasAsked = false
 		resp, err := f.do(ctx, b, u, ifModifiedSince)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -275,6 +287,7 @@ func (f *fetcher) get(ctx context.Context, b base, rel string, what string, ifMo
 		resp.Body.Close()
 		lastErr = &httpStatusError{url: u, status: resp.Status, code: resp.StatusCode}
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			asked, hasAsked = f.retryAfter(resp)
 			continue
 		}
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
@@ -283,6 +296,44 @@ func (f *fetcher) get(ctx context.Context, b base, rel string, what string, ifMo
 		return nil, lastErr
 	}
 	return nil, &gaveUpError{err: lastErr, attempts: f.attempts}
+}
+
+// retryAfter is the wait a 429 or 503 response asks for in its
+// Retry-After header (RFC 9110 §10.2.3), instead of our backoff: a server
+// that says when it will be ready gets fewer, better-timed requests. The
+// wait is capped at the request timeout (f.timeout: timeout= or
+// Options.Timeout, DefaultTimeout 30 s by default), the longest we already
+// wait for a silent server, so a hostile or confused header cannot stall a
+// build for hours. ok is false without a usable header.
+func (f *fetcher) retryAfter(resp *http.Response) (d time.Duration, ok bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	d, ok = parseRetryAfter(resp.Header.Get("Retry-After"), f.now())
+	return min(d, f.timeout), ok
+}
+
+// parseRetryAfter reads a Retry-After value: delta-seconds or an
+// HTTP-date (any of the three forms http.ParseTime accepts), relative to
+// now. A date in the past means no wait; a number too big for a Duration
+// saturates, for the caller to cap.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n > uint64(math.MaxInt64/time.Second) {
+			return math.MaxInt64, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
 }
 
 // gaveUpError is a request that failed every attempt: not retried again by

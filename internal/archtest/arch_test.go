@@ -18,11 +18,11 @@ var allowed = map[string][]string{
 	"dep":       nil,
 	"fstree":    nil,
 	"sig":       nil,
-	"repo":      {"dep", "sig", "internal/lockfile"},
+	"repo":      {"dep", "sig", "internal/lockfile", "internal/redact"},
 	"solver":    {"dep", "repo"},
 	"extract":   {"fstree"},
 	"elf":       {"fstree"},
-	"image":     {"fstree", "internal/lockfile"},
+	"image":     {"fstree", "internal/lockfile", "internal/redact"},
 	"build":     {"dep", "fstree", "repo", "solver", "extract", "elf", "image", "internal/lockfile"},
 	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image", "sig"},
 }
