@@ -155,6 +155,14 @@ type builder struct {
 	// expandedFresh counts the packages expanded from their .rpm (not
 	// found in the expanded-package cache).
 	expandedFresh atomic.Int64
+	// cacheWrites are the cache entries being written in the background:
+	// off the build's critical path, finished before Run returns.
+	cacheWrites sync.WaitGroup
+}
+
+// inBackground runs a cache write on its own goroutine; Run waits for it.
+func (b *builder) inBackground(write func()) {
+	b.cacheWrites.Go(write)
 }
 
 func (b *builder) logf(format string, args ...any) {
@@ -199,6 +207,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		opt.Image = DefaultImage(opt.Format)
 	}
 	b := &builder{opt: opt, dir: filepath.Clean(opt.Dir)}
+	defer b.cacheWrites.Wait()
 	if fi, err := os.Stat(b.dir); err != nil {
 		return nil, fmt.Errorf("build directory: %w", err)
 	} else if !fi.IsDir() {

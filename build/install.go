@@ -277,9 +277,11 @@ func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCa
 		return nil, err
 	}
 	if cached {
-		if err := cache.store(file, e); err != nil {
-			b.warnf("caching the expansion of %s: %v", p.NEVRA(), err)
-		}
+		b.inBackground(func() {
+			if err := cache.store(file, e); err != nil {
+				b.warnf("caching the expansion of %s: %v", p.NEVRA(), err)
+			}
+		})
 	}
 	return e, nil
 }

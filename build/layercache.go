@@ -71,16 +71,19 @@ func (c *layerCache) Bad(key string, err error) {
 	os.Remove(c.path(key))
 }
 
+// Put writes the entry in the background.
 func (c *layerCache) Put(key string, gz []byte, digest string) {
-	c.sweep.Do(func() { sweepCacheTemps(c.dir) })
-	err := writeCacheFile(c.path(key), func(w io.Writer) error {
-		if _, err := fmt.Fprintf(w, "%s\n", digest); err != nil {
+	c.b.inBackground(func() {
+		c.sweep.Do(func() { sweepCacheTemps(c.dir) })
+		err := writeCacheFile(c.path(key), func(w io.Writer) error {
+			if _, err := fmt.Fprintf(w, "%s\n", digest); err != nil {
+				return err
+			}
+			_, err := w.Write(gz)
 			return err
+		})
+		if err != nil {
+			c.b.warnf("caching the layer: %v", err)
 		}
-		_, err := w.Write(gz)
-		return err
 	})
-	if err != nil {
-		c.b.warnf("caching the layer: %v", err)
-	}
 }
