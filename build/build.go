@@ -90,6 +90,13 @@ type Options struct {
 	// NoWeak skips weak dependencies (--no-weak), as smith.yaml weak: false.
 	NoWeak bool
 
+	// MaxSize bounds the decompressed size of any one package payload or
+	// repository metadata file (--max-size): more fails the build with an
+	// error naming the file (a decompression bomb, or a genuine file that
+	// needs a larger bound). 0 keeps each one's default
+	// (extract.DefaultMaxBytes, repo.DefaultMaxMetadataSize).
+	MaxSize int64
+
 	// SourceDateEpoch, when not nil, is the mtime of every file and the
 	// image's created time; nil means mtime 0 and no created time.
 	SourceDateEpoch *time.Time
@@ -371,8 +378,8 @@ func (b *builder) remoteOptions() image.RemoteOptions {
 // "package"): a registry image, a local OCI layout (tar.gz, tar or
 // directory, relative to the build directory) or a docker save archive, for
 // the target platform when it is a multi-platform image. A local file may
-// carry a ":TAG" suffix, as in the original smith; the layout's image must
-// then be named TAG (or be its only one).
+// carry a ":TAG" suffix, as in the original smith: the image named TAG (or
+// ending in ":TAG") is chosen; ":latest" also takes the only image.
 func (b *builder) openImage(ctx context.Context, field, ref string) (v1.Image, error) {
 	shown := repo.Redact(ref)
 	src, tag := ref, ""
@@ -387,14 +394,15 @@ func (b *builder) openImage(ctx context.Context, field, ref string) (v1.Image, e
 		}
 	}
 	b.logf("reading %s image %s", field, repo.Redact(src))
-	img, err := image.Open(ctx, src, b.remoteOptions())
+	ro := b.remoteOptions()
+	if tag != image.RefLatest {
+		// ":latest" keeps choosing the image named latest or the only
+		// one, as the original smith did.
+		ro.Tag = tag
+	}
+	img, err := image.Open(ctx, src, ro)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", field, shown, err)
-	}
-	if tag != "" && tag != image.RefLatest {
-		if err := checkLayoutTag(src, tag, img); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", field, shown, err)
-		}
 	}
 	return img, nil
 }
@@ -406,36 +414,6 @@ func splitFileTag(ref string) (file, tag string, ok bool) {
 		return "", "", false
 	}
 	return ref[:i], ref[i+1:], true
-}
-
-// checkLayoutTag makes sure that the image read from the layout file at
-// path is the one named tag: image.Open reads the image named latest, or
-// the only one.
-func checkLayoutTag(path, tag string, img v1.Image) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	var rl *image.ReadLayout
-	if fi.IsDir() {
-		rl, err = image.ReadLayoutDir(path)
-	} else {
-		rl, err = image.ReadLayoutTarGz(path)
-	}
-	if err != nil {
-		// A docker save archive: its images carry no ref.name.
-		return fmt.Errorf("tag %q: only an OCI layout's images are named; drop the tag", tag)
-	}
-	name := rl.Annotations[image.AnnotationRefName]
-	want, err1 := img.Digest()
-	got, err2 := rl.Image.Digest()
-	if name != tag || err1 != nil || err2 != nil || want != got {
-		if name == "" {
-			name = "(unnamed)"
-		}
-		return fmt.Errorf("tag %q: the layout's image is named %s; smith reads the image named latest or the only one", tag, name)
-	}
-	return nil
 }
 
 // isLayoutDir reports whether p is a directory holding an OCI image layout.

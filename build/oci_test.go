@@ -375,7 +375,7 @@ func TestOCISourceErrors(t *testing.T) {
 	tests := []struct{ name, yaml, err string }{
 		{"missing file", "package: nosuch.tar.gz\n", `^package nosuch.tar.gz: open .*nosuch.tar.gz: .*no such file`},
 		{"not an image", "package: " + notImage + "\n", `^package .*junk.tar.gz: open `},
-		{"missing tag", "package: " + src + ":v2\n", `^package .*src.tar.gz:v2: tag "v2": the layout's image is named latest`},
+		{"missing tag", "package: " + src + ":v2\n", `^package .*src.tar.gz:v2: open .*src.tar.gz: no image named "v2" \(the layout has: latest\)`},
 		{"manifest unknown", "package: http://" + host + "/nosuch:1\n", `^package http://.*/nosuch:1: open .*nosuch:1: .*(MANIFEST_UNKNOWN|NAME_UNKNOWN)`},
 		{"path not in the image", "package: " + src + "\npaths: [/usr/bin/nosuch]\n", `^paths: path "/usr/bin/nosuch" not found`},
 		{"mock.deps", "package: " + src + "\nmock:\n  deps: [gcc]\n", `^mock.deps: package: is an OCI image`},

@@ -23,7 +23,8 @@
 //     downloaded, is verified against its digest and its descriptor's size;
 //     Unpack checks each layer's uncompressed content against its DiffID.
 //     The image of a layout is chosen by its org.opencontainers.image.ref.name
-//     annotation (or as the only image), never by position; from an index,
+//     annotation ("latest", or the name the caller gives in
+//     RemoteOptions.Tag; or as the only image), never by position; from an index,
 //     by platform, with an error listing the platforms there are. Reads are
 //     bounded in size.
 //   - Layers are applied as a container runtime would (whiteouts, opaque

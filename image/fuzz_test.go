@@ -77,11 +77,13 @@ func FuzzLayoutJSON(f *testing.F) {
 		rawLayout := []byte(`{"imageLayoutVersion":"1.0.0"}`)
 
 		for _, platform := range []*v1.Platform{nil, {OS: "linux", Architecture: "amd64"}} {
-			l, err := assemble(s, rawLayout, []byte(index), platform)
-			if err != nil {
-				continue
+			for _, tag := range []string{"", RefLatest, "v2"} {
+				l, err := assemble(s, rawLayout, []byte(index), platform, tag)
+				if err != nil {
+					continue
+				}
+				useImage(t, l)
 			}
-			useImage(t, l)
 		}
 	})
 }
@@ -158,7 +160,7 @@ func useImage(t *testing.T, l *ReadLayout) {
 		return
 	}
 	// What smith writes from an accepted parent reads back.
-	if _, err := readLayoutTar(bytes.NewReader(buf.Bytes()), nil); err != nil {
+	if _, err := readLayoutTar(bytes.NewReader(buf.Bytes()), nil, ""); err != nil {
 		t.Fatalf("an image built on an accepted parent does not read back: %v", err)
 	}
 }

@@ -213,7 +213,7 @@ func TestReadLayoutBomb(t *testing.T) {
 		t.Fatal(err)
 	}
 	var err error
-	mem := allocated(func() { _, err = readLayoutTar(bytes.NewReader(buf.Bytes()), nil) })
+	mem := allocated(func() { _, err = readLayoutTar(bytes.NewReader(buf.Bytes()), nil, "") })
 	if err == nil || !strings.Contains(err.Error(), "a decompression bomb?") {
 		t.Errorf("err = %v", err)
 	}
@@ -233,7 +233,7 @@ func TestNullConfig(t *testing.T) {
 	cfg := s.put([]byte("null"))
 	manifest := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json",%s},"layers":[]}`, cfg)
 	index := fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",%s}]}`, s.put([]byte(manifest)))
-	if _, err := assemble(s, []byte(`{"imageLayoutVersion":"1.0.0"}`), []byte(index), nil); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
+	if _, err := assemble(s, []byte(`{"imageLayoutVersion":"1.0.0"}`), []byte(index), nil, ""); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
 		t.Errorf("layout with a null config: err = %v", err)
 	}
 	// The same config on an image from elsewhere (a registry): Build

@@ -806,7 +806,7 @@ func FuzzReadLayout(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0x1f, 0x8b})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rl, err := readLayoutTar(bytes.NewReader(data), nil)
+		rl, err := readLayoutTar(bytes.NewReader(data), nil, "")
 		if err != nil {
 			return
 		}

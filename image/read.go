@@ -46,7 +46,7 @@ type ReadLayout struct {
 // only image in the index; every other index entry is returned in Extras.
 // The whole layout is held in memory.
 func ReadLayoutTarGz(path string) (*ReadLayout, error) {
-	l, err := readLayoutTarFile(path, nil)
+	l, err := readLayoutTarFile(path, nil, "")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -54,41 +54,44 @@ func ReadLayoutTarGz(path string) (*ReadLayout, error) {
 }
 
 // readLayoutTarFile reads a layout file; a non-nil platform chooses the
-// image from a multi-platform layout.
-func readLayoutTarFile(path string, platform *v1.Platform) (*ReadLayout, error) {
+// image from a multi-platform layout, a tag the image by name (see
+// assemble).
+func readLayoutTarFile(path string, platform *v1.Platform, tag string) (*ReadLayout, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readLayoutTar(f, platform)
+	return readLayoutTar(f, platform, tag)
 }
 
 // ReadLayoutDir reads an OCI image layout directory, as ReadLayoutTarGz
 // does. Blobs referenced by the chosen image are verified now; layers stay
 // on disk and are verified again as they are read.
 func ReadLayoutDir(dir string) (*ReadLayout, error) {
-	return readLayoutDir(dir, nil)
-}
-
-func readLayoutDir(dir string, platform *v1.Platform) (*ReadLayout, error) {
-	s := &dirStore{dir: dir}
-	rawLayout, err := s.readFile("oci-layout", maxMetaBytes)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
-	}
-	rawIndex, err := s.readFile("index.json", maxMetaBytes)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
-	}
-	l, err := assemble(s, rawLayout, rawIndex, platform)
+	l, err := readLayoutDir(dir, nil, "")
 	if err != nil {
 		return nil, fmt.Errorf("reading layout %s: %w", dir, err)
 	}
 	return l, nil
 }
 
-func readLayoutTar(r io.Reader, platform *v1.Platform) (*ReadLayout, error) {
+// readLayoutDir is ReadLayoutDir with the choices of readLayoutTarFile. Its
+// errors do not name dir: the caller does.
+func readLayoutDir(dir string, platform *v1.Platform, tag string) (*ReadLayout, error) {
+	s := &dirStore{dir: dir}
+	rawLayout, err := s.readFile("oci-layout", maxMetaBytes)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	rawIndex, err := s.readFile("index.json", maxMetaBytes)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return assemble(s, rawLayout, rawIndex, platform, tag)
+}
+
+func readLayoutTar(r io.Reader, platform *v1.Platform, tag string) (*ReadLayout, error) {
 	in := &byteCounter{r: r}
 	br := bufio.NewReader(in)
 	bounded := &boundedReader{r: br, left: maxLayoutBytes}
@@ -166,7 +169,7 @@ func readLayoutTar(r io.Reader, platform *v1.Platform) (*ReadLayout, error) {
 		}
 		s.blobs[h] = b
 	}
-	l, err := assemble(s, rawLayout, rawIndex, platform)
+	l, err := assemble(s, rawLayout, rawIndex, platform, tag)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +191,13 @@ func readLayoutTar(r io.Reader, platform *v1.Platform) (*ReadLayout, error) {
 // assemble finds the image in a layout's index and builds it from s. With a
 // platform, a layout holding several platforms (at the top or in a nested
 // index) yields that platform's image; without one it is an error.
-func assemble(s blobStore, rawLayout, rawIndex []byte, platform *v1.Platform) (*ReadLayout, error) {
+//
+// Without a tag the image is the one named "latest", or the only one
+// (pickImage). With one, it is the entry whose ref.name the tag selects
+// (pickByTag: equal to it, else "NAME:tag"), chosen by platform when
+// several carry that name; "latest" in a layout whose images have no
+// names at all chooses as no tag does.
+func assemble(s blobStore, rawLayout, rawIndex []byte, platform *v1.Platform, tag string) (*ReadLayout, error) {
 	if rawLayout == nil {
 		return nil, errors.New("not an OCI image layout: no oci-layout file")
 	}
@@ -208,25 +217,9 @@ func assemble(s blobStore, rawLayout, rawIndex []byte, platform *v1.Platform) (*
 	if err != nil {
 		return nil, fmt.Errorf("index.json: %w", err)
 	}
-	pick, err := pickImage(idx.Manifests)
-	if err != nil && platform != nil && len(idx.Manifests) > 1 {
-		// Several images and none named latest: a multi-platform layout.
-		var images []v1.Descriptor
-		var pos []int
-		for i, d := range idx.Manifests {
-			if d.MediaType.IsImage() || d.MediaType.IsIndex() {
-				images = append(images, d)
-				pos = append(pos, i)
-			}
-		}
-		if i, perr := matchPlatform(images, *platform); perr == nil {
-			pick, err = pos[i], nil
-		} else if hasPlatforms(images) {
-			err = perr
-		}
-	}
+	pick, err := pickEntry(idx.Manifests, platform, tag)
 	if err != nil {
-		return nil, fmt.Errorf("index.json: %w", err)
+		return nil, err
 	}
 	desc := idx.Manifests[pick]
 	l := &ReadLayout{Descriptor: desc}
@@ -273,6 +266,35 @@ func assemble(s blobStore, rawLayout, rawIndex []byte, platform *v1.Platform) (*
 		l.Extras = append(l.Extras, Blob{MediaType: string(d.MediaType), Data: data, Annotations: d.Annotations})
 	}
 	return l, nil
+}
+
+// pickEntry chooses the entry of index.json that is the image (see
+// assemble).
+func pickEntry(ds []v1.Descriptor, platform *v1.Platform, tag string) (int, error) {
+	if names, _ := refNames(ds); tag != "" && !unnamedLatest(tag, names) {
+		return pickByTag(ds, tag, platform)
+	}
+	pick, err := pickImage(ds)
+	if err != nil && platform != nil && len(ds) > 1 {
+		// Several images and none named latest: a multi-platform layout.
+		var images []v1.Descriptor
+		var pos []int
+		for i, d := range ds {
+			if d.MediaType.IsImage() || d.MediaType.IsIndex() {
+				images = append(images, d)
+				pos = append(pos, i)
+			}
+		}
+		if i, perr := matchPlatform(images, *platform); perr == nil {
+			pick, err = pos[i], nil
+		} else if hasPlatforms(images) {
+			err = perr
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("index.json: %w", err)
+	}
+	return pick, nil
 }
 
 // pickImage chooses the image by its ref.name "latest", or the only image

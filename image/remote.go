@@ -380,9 +380,10 @@ func DownloadFile(ctx context.Context, ref, file string, opt RemoteOptions) erro
 }
 
 // UploadFile is `smith upload -i FILE -r REF [-d]`: FILE (smith's output,
-// or any local source Open accepts) is pushed to REF as Push does.
+// or any local source Open accepts, its image chosen by opt.Tag as Open
+// does) is pushed to REF as Push does.
 func UploadFile(ctx context.Context, file, ref string, opt PushOptions) error {
-	img, err := openLocal(file, opt.platform())
+	img, err := openLocal(file, opt.platform(), opt.Tag)
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", file, err)
 	}

@@ -27,12 +27,26 @@ import (
 )
 
 // RemoteOptions configure reading images from registries (and the platform
-// chosen from a multi-platform image anywhere).
+// chosen from a multi-platform image anywhere, and the image chosen from a
+// local layout).
 type RemoteOptions struct {
 	// Platform is chosen from image indexes (manifest lists). The zero value
 	// means linux and the architecture smith was built for; callers pass
 	// the --arch or host platform.
 	Platform v1.Platform
+	// Tag chooses the image of a local OCI layout or docker save archive by
+	// name (Open, UploadFile): the layout's index.json entry whose
+	// org.opencontainers.image.ref.name annotation equals Tag, or, when none
+	// does and Tag is a bare tag (no ':', '/' or '@'), the one whose name
+	// ends in ":"+Tag ("fedora:40" for Tag "40", as skopeo's oci:DIR:NAME
+	// stores it); in a docker save archive, the image with such a RepoTag.
+	// Several entries of that one name (one per platform) are chosen from
+	// by Platform; several names matching a bare Tag are an error. "latest"
+	// in a layout or archive whose images have no names at all, and the
+	// empty Tag anywhere, choose as before: the image named latest, or the
+	// only one (or by Platform). Registry references carry their own tag:
+	// Push, Download and remote sources ignore this one.
+	Tag string
 	// Insecure skips TLS certificate verification (-k). Plain HTTP is asked
 	// for with an http:// URL, never implied.
 	Insecure bool
@@ -243,6 +257,8 @@ func RedactURL(s string) string { return urlredact.URL(s) }
 //   - an OCI image layout directory;
 //   - a docker save tarball (plain or gzip-compressed).
 //
+// The image of a local layout or archive is the one opt.Tag names (see
+// RemoteOptions.Tag); when none is, the error lists the names there are.
 // From an image index, the manifest for opt.Platform is chosen; when there
 // is none the error lists the platforms the index has. Blobs are verified
 // against their digests and sizes as they are read (registry images are
@@ -259,7 +275,7 @@ func Open(ctx context.Context, src string, opt RemoteOptions) (v1.Image, error) 
 		}
 		return img, nil
 	}
-	img, err := openLocal(src, opt.platform())
+	img, err := openLocal(src, opt.platform(), opt.Tag)
 	if errors.Is(err, os.ErrNotExist) && !strings.Contains(src, "://") {
 		// A source that is not a file may have been meant as a registry.
 		return nil, fmt.Errorf("open %s: %w (a registry image needs an https:// or http:// URL)", src, err)
@@ -316,14 +332,15 @@ func remoteImage(ctx context.Context, r *remoteRef, opt RemoteOptions) (v1.Image
 	return nil, nil, fmt.Errorf("manifest %s has media type %q: not an image", desc.Digest, desc.MediaType)
 }
 
-// openLocal opens a layout file or directory, or a docker save tarball.
-func openLocal(src string, platform v1.Platform) (v1.Image, error) {
+// openLocal opens a layout file or directory, or a docker save tarball,
+// choosing its image by tag and platform (see RemoteOptions.Tag).
+func openLocal(src string, platform v1.Platform, tag string) (v1.Image, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return nil, err
 	}
 	if fi.IsDir() {
-		l, err := readLayoutDir(src, &platform)
+		l, err := readLayoutDir(src, &platform, tag)
 		if err != nil {
 			return nil, err
 		}
@@ -335,13 +352,18 @@ func openLocal(src string, platform v1.Platform) (v1.Image, error) {
 	}
 	switch kind {
 	case archiveOCI:
-		l, err := readLayoutTarFile(src, &platform)
+		l, err := readLayoutTarFile(src, &platform, tag)
 		if err != nil {
 			return nil, err
 		}
 		return l.Image, nil
 	case archiveDocker:
-		img, err := tarball.Image(func() (io.ReadCloser, error) { return openMaybeGzip(src) }, nil)
+		opener := func() (io.ReadCloser, error) { return openMaybeGzip(src) }
+		t, err := dockerTag(opener, tag)
+		if err != nil {
+			return nil, fmt.Errorf("docker archive: %w", err)
+		}
+		img, err := tarball.Image(opener, t)
 		if err != nil {
 			return nil, fmt.Errorf("docker archive: %w", err)
 		}
