@@ -1,7 +1,6 @@
 package build
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,7 +24,7 @@ func writeCacheFile(path string, write func(io.Writer) error) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := createCacheTemp(dir, base)
+	f, err := lockfile.CreateTemp(dir, "."+base+cacheTempInfix)
 	if err != nil {
 		return err
 	}
@@ -45,23 +44,6 @@ func writeCacheFile(path string, write func(io.Writer) error) (err error) {
 		return err
 	}
 	return f.Close()
-}
-
-// createCacheTemp creates and locks ".<base>.smith-tmp-<random>" in dir.
-// A concurrent sweep may remove the file between its creation and its
-// lock; then another name is tried.
-func createCacheTemp(dir, base string) (*os.File, error) {
-	for range 16 {
-		f, err := os.CreateTemp(dir, "."+base+cacheTempInfix+"*")
-		if err != nil {
-			return nil, err
-		}
-		if lockfile.Lock(f) == nil && lockfile.StillNamed(f) {
-			return f, nil
-		}
-		f.Close()
-	}
-	return nil, fmt.Errorf("write %s: could not lock a temporary file beside it", filepath.Join(dir, base))
 }
 
 // sweepCacheTemps removes the temporary files in dir that killed smith

@@ -105,23 +105,14 @@ func CleanStaleTemps(dir, base string) error {
 	return errors.Join(errs...)
 }
 
-// createLockedTemp creates a temporary file beside dir/base, named
-// ".<base>.smith-tmp-<random>", and locks it. Between creating a file and
-// locking it, a concurrent CleanStaleTemps may take and remove it; then the
-// lock fails, or the name no longer leads to the file, and another name is
-// tried.
+// createLockedTemp creates and locks a temporary file beside dir/base,
+// named ".<base>.smith-tmp-<random>".
 func createLockedTemp(dir, base string) (*os.File, error) {
-	for range 16 {
-		f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
-		if err != nil {
-			return nil, err
-		}
-		if lockfile.Lock(f) == nil && lockfile.StillNamed(f) {
-			return f, nil
-		}
-		f.Close()
+	f, err := lockfile.CreateTemp(dir, tempPrefix(base))
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", filepath.Join(dir, base), err)
 	}
-	return nil, fmt.Errorf("write %s: could not lock a temporary file beside it", filepath.Join(dir, base))
+	return f, nil
 }
 
 // createLockedTempDir is createLockedTemp for a directory: it returns its

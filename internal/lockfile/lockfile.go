@@ -9,7 +9,9 @@
 package lockfile
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -48,4 +50,22 @@ func removeIfOld(p string) error {
 		return nil
 	}
 	return os.RemoveAll(p)
+}
+
+// CreateTemp creates a file named prefix+random in dir and locks it.
+// Between creating a file and locking it, a concurrent cleaner may take and
+// remove it; then the lock fails, or the name no longer leads to the file
+// (StillNamed), and another name is tried.
+func CreateTemp(dir, prefix string) (*os.File, error) {
+	for range 16 {
+		f, err := os.CreateTemp(dir, prefix+"*")
+		if err != nil {
+			return nil, err
+		}
+		if Lock(f) == nil && StillNamed(f) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("could not lock a temporary file %s* in %s", prefix, filepath.Clean(dir))
 }
