@@ -223,7 +223,7 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, pkgs []*repo.
 		if err == nil {
 			b.logf("extracting %s", p.NEVRA())
 			// extract's errors already read "extract NEVRA: ...".
-			_, err = extract.Apply(ctx, t, r.exp, extract.Options{Name: p.NEVRA()})
+			_, err = extract.Apply(ctx, t, r.exp, extract.Options{Name: p.NEVRA(), MaxBytes: b.opt.MaxSize})
 		}
 		if err != nil {
 			return err
@@ -271,7 +271,7 @@ func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCa
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	e, err := extract.Expand(ctx, rc, extract.Options{Name: p.NEVRA(), Decoders: d})
+	e, err := extract.Expand(ctx, rc, extract.Options{Name: p.NEVRA(), Decoders: d, MaxBytes: b.opt.MaxSize})
 	decs <- d
 	if err != nil {
 		return nil, err

@@ -18,8 +18,15 @@ var ErrNoRepositories = errors.New("no repositories configured: pass --repo PATH
 // (Options.Repo).
 type RepoOptions struct {
 	// Releasever is $releasever (--releasever). Empty leaves it to the
-	// variables below; a location that uses it unset is an error.
+	// variables below, then to a mock config's config_opts['releasever'],
+	// then to HostReleasever; a location that uses it unset is an error.
 	Releasever string
+	// HostReleasever is the host's release version, which dnf would take
+	// from the installed system-release package (the CLI derives it from
+	// /etc/os-release on Fedora, RHEL-like and openSUSE hosts, else
+	// leaves it empty). It is the last resort for $releasever: every
+	// other source of it wins.
+	HostReleasever string
 	// Vars are variables from the environment (DNF_VAR_name=value in the
 	// CLI). VarsDirs are directories of variable files (dnf's varsdir:
 	// /etc/dnf/vars in the CLI), each file's name a variable and its first
@@ -62,7 +69,9 @@ func (b *builder) location(loc string) string {
 }
 
 // repoVars are the dnf substitution variables: the environment's, the
-// variable files', --releasever, and the target architecture's.
+// variable files', --releasever, and the target architecture's. The
+// host's releasever is not among them: withHostReleasever adds it where
+// nothing else may set it.
 func (b *builder) repoVars() (map[string]string, error) {
 	ro := b.opt.Repo
 	vars := map[string]string{}
@@ -85,6 +94,47 @@ func (b *builder) repoVars() (map[string]string, error) {
 	}
 	vars["arch"], vars["basearch"] = b.arch, basearch(b.arch)
 	return vars, nil
+}
+
+// withHostReleasever returns vars with the host's releasever when vars set
+// none (and the CLI found one), as dnf falls back to the installed
+// system's; else vars itself.
+func (b *builder) withHostReleasever(vars map[string]string) map[string]string {
+	host := b.opt.Repo.HostReleasever
+	if _, ok := vars["releasever"]; ok || host == "" {
+		return vars
+	}
+	out := make(map[string]string, len(vars)+1)
+	for k, v := range vars {
+		out[k] = v
+	}
+	out["releasever"] = host
+	b.logf("$releasever is %s, the host's (--releasever overrides it)", host)
+	return out
+}
+
+// usesReleasever says whether a location of srcs still holds
+// $releasever (or one derived from it) after expansion.
+func usesReleasever(srcs []repo.Source) bool {
+	uses := func(v string) bool {
+		return strings.Contains(v, "$releasever") || strings.Contains(v, "${releasever")
+	}
+	for _, s := range srcs {
+		if uses(s.Mirrorlist) || uses(s.Metalink) {
+			return true
+		}
+		for _, u := range s.BaseURLs {
+			if uses(u) {
+				return true
+			}
+		}
+		for _, k := range s.GPGKeys {
+			if uses(k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // basearch maps an architecture to dnf's $basearch.
@@ -141,6 +191,7 @@ func (b *builder) sources() ([]repo.Source, string, error) {
 // allSources returns the sources of sources, disabled ones included.
 func (b *builder) allSources(vars map[string]string, setopts []repo.Setopt) ([]repo.Source, string, error) {
 	if len(b.opt.Repos) > 0 || len(b.opt.RepoFiles) > 0 {
+		vars := b.withHostReleasever(vars)
 		var out []repo.Source
 		for _, f := range b.opt.RepoFiles {
 			srcs, err := b.parseRepoFile(f, vars, setopts, false)
@@ -167,6 +218,8 @@ func (b *builder) allSources(vars map[string]string, setopts []repo.Setopt) ([]r
 		return out, "the command line", nil
 	}
 	if len(b.cfg.Repos) > 0 {
+		// smith.yaml has no releasever of its own to prefer.
+		vars := b.withHostReleasever(vars)
 		var out []repo.Source
 		for _, r := range b.cfg.Repos {
 			s := repo.NewSource(repo.ExpandVars(r.BaseURLs[0], vars), out)
@@ -199,12 +252,7 @@ func (b *builder) allSources(vars map[string]string, setopts []repo.Setopt) ([]r
 	}
 	if b.cfg.Mock.Config != "" {
 		p := b.path(b.cfg.Mock.Config)
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, "", fmt.Errorf("mock.config: %w", err)
-		}
-		defer f.Close()
-		srcs, err := repo.ParseMockConfig(f, p, vars, setopts...)
+		srcs, err := b.parseMockConfig(p, vars, setopts)
 		if err != nil {
 			return nil, "", fmt.Errorf("mock.config: %w", err)
 		}
@@ -217,8 +265,8 @@ func (b *builder) allSources(vars map[string]string, setopts []repo.Setopt) ([]r
 		// The original smith always read /etc/mock/default.cfg, and its
 		// README tells users to put their repositories there.
 		if f, err := os.Open(p); err == nil {
-			srcs, err := repo.ParseMockConfig(f, p, vars, setopts...)
 			f.Close()
+			srcs, err := b.parseMockConfig(p, vars, setopts)
 			switch {
 			case err != nil:
 				b.warnf("ignoring %s: %v", p, err)
@@ -232,6 +280,7 @@ func (b *builder) allSources(vars map[string]string, setopts []repo.Setopt) ([]r
 		if err != nil {
 			return nil, "", err
 		}
+		vars := b.withHostReleasever(vars)
 		var out []repo.Source
 		for _, f := range files {
 			srcs, err := b.parseRepoFile(f, vars, setopts, true)
@@ -245,6 +294,29 @@ func (b *builder) allSources(vars map[string]string, setopts []repo.Setopt) ([]r
 		}
 	}
 	return nil, "", ErrNoRepositories
+}
+
+// parseMockConfig reads the repositories of the mock config at p. The
+// config's own config_opts['releasever'] fills $releasever only where vars
+// do not, so the host's releasever, which must not override it, is tried
+// only when the config left $releasever unset: a second parse.
+func (b *builder) parseMockConfig(p string, vars map[string]string, setopts []repo.Setopt) ([]repo.Source, error) {
+	parse := func(vars map[string]string) ([]repo.Source, error) {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return repo.ParseMockConfig(f, p, vars, setopts...)
+	}
+	srcs, err := parse(vars)
+	if err != nil || !usesReleasever(srcs) {
+		return srcs, err
+	}
+	if _, ok := vars["releasever"]; ok || b.opt.Repo.HostReleasever == "" {
+		return srcs, nil // checkVars in repo says what to do
+	}
+	return parse(b.withHostReleasever(vars))
 }
 
 // parseRepoFile reads the repositories of a .repo file, disabled ones
@@ -307,6 +379,9 @@ func (b *builder) loadRepos(ctx context.Context, srcs []repo.Source) ([]*repo.Re
 		Refresh:  ro.Refresh,
 		Now:      ro.Now,
 		Timeout:  ro.Timeout,
+		// One bound for whatever decompresses, as the CLI's --max-size
+		// promises: metadata files here, package payloads in install.
+		MaxMetadataSize: b.opt.MaxSize,
 	}
 	if ro.Progress != nil {
 		opt.Progress = ro.Progress

@@ -902,7 +902,7 @@ func repeatTo(w io.Writer, s string, n int) {
 // TestHostileMetadata builds from repositories whose metadata is made to
 // exhaust the machine: XML entity bombs, documents nested a million deep,
 // a single 64 MiB token, metadata that decompresses past the 2 GiB limit
-// (repo.DefaultMaxMetadataSize; the CLI has no flag for it) or declares
+// (repo.DefaultMaxMetadataSize, --max-size on the CLI) or declares
 // it, and a local package whose header claims four billion entries. Each
 // must fail with one error line naming the file, with a peak RSS far below
 // what the input asks for (measured through peakRSS; a normal build of the

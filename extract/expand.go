@@ -11,6 +11,7 @@ import (
 	"io"
 
 	"github.com/smith-build/smith/fstree"
+	"github.com/smith-build/smith/internal/bytesize"
 )
 
 // Expanded is a package with its payload decompressed: what Package needs
@@ -186,7 +187,7 @@ func (x *extractor) apply(ctx context.Context, e *Expanded) error {
 	}
 	x.info.Payload = e.Compressor
 	if int64(len(e.Payload)) > x.opt.MaxBytes {
-		return fmt.Errorf("%w: %d bytes, more than %d", ErrTooLarge, len(e.Payload), x.opt.MaxBytes)
+		return fmt.Errorf("%w %s: %d bytes", ErrTooLarge, bytesize.Hint(x.opt.MaxBytes), len(e.Payload))
 	}
 	if err := x.fillFrom(ctx, &memSource{b: e.Payload}); err != nil {
 		return err

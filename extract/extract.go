@@ -46,6 +46,7 @@ import (
 	"strings"
 
 	"github.com/smith-build/smith/fstree"
+	"github.com/smith-build/smith/internal/bytesize"
 )
 
 // Errors callers can branch on with errors.Is.
@@ -61,7 +62,8 @@ var (
 	ErrUnsafePath = errors.New("unsafe path")
 	// ErrDigestMismatch reports file data that does not match the header.
 	ErrDigestMismatch = errors.New("file digest mismatch")
-	// ErrTooLarge reports a payload over Options.MaxBytes.
+	// ErrTooLarge reports a payload over Options.MaxBytes; the wrapping
+	// message gives the limit as the --max-size that would raise it.
 	ErrTooLarge = errors.New("payload exceeds the size limit")
 )
 
@@ -76,6 +78,7 @@ type Options struct {
 	Name string
 	// MaxBytes limits the decompressed payload (cpio framing included);
 	// more is an error (a decompression bomb). 0 means DefaultMaxBytes.
+	// smith's --max-size sets it.
 	MaxBytes int64
 	// Decoders, when set, lends decompressors that are reused from one
 	// package to the next (nil: fresh ones for every package).
@@ -335,7 +338,8 @@ func payloadError(where string, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("payload truncated %s: %w", where, err)
 	case errors.Is(err, ErrTooLarge):
-		return fmt.Errorf("payload %s: %w", where, err)
+		// The limit is the whole payload's: where it ran out says nothing.
+		return err
 	}
 	return fmt.Errorf("payload corrupt %s: %w", where, err)
 }
@@ -555,7 +559,7 @@ func (x *extractor) read(cr *cpioReader, size int64, label string) ([]byte, erro
 		return data, nil
 	}
 	if x.limit != nil && size > x.limit.limit-x.limit.n+int64(cr.r.Buffered()) {
-		return nil, fmt.Errorf("entry %s: %w: it claims %d bytes", label, ErrTooLarge, size)
+		return nil, fmt.Errorf("entry %s: %w %s: it claims %d bytes", label, ErrTooLarge, bytesize.Hint(x.limit.limit), size)
 	}
 	const eager = 32 << 20
 	var buf []byte

@@ -655,7 +655,7 @@ func TestPackageBomb(t *testing.T) {
 	_, err := extract.Package(context.Background(), fstree.New(), bytes.NewReader(rpm), extract.Options{Name: "bomb", MaxBytes: 1 << 20})
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	if !errors.Is(err, extract.ErrTooLarge) || err.Error() != "extract bomb: entry ./zeros: payload exceeds the size limit: it claims 67108864 bytes" {
+	if !errors.Is(err, extract.ErrTooLarge) || err.Error() != "extract bomb: entry ./zeros: payload exceeds the size limit (--max-size 1M): it claims 67108864 bytes" {
 		t.Errorf("error = %v", err)
 	}
 	if d := after.TotalAlloc - before.TotalAlloc; d > 16<<20 {

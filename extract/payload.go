@@ -10,6 +10,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz/lzma"
 	"github.com/xi2/xz"
+
+	"github.com/smith-build/smith/internal/bytesize"
 )
 
 // Payload compressor names, as rpm spells them in PAYLOADCOMPRESSOR.
@@ -185,7 +187,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		if m, err := l.r.Read(b[:]); m == 0 {
 			return 0, err
 		}
-		return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, l.limit)
+		return 0, fmt.Errorf("%w %s", ErrTooLarge, bytesize.Hint(l.limit))
 	}
 	if int64(len(p)) > l.limit-l.n {
 		p = p[:l.limit-l.n]

@@ -13,6 +13,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/xi2/xz"
+
+	"github.com/smith-build/smith/internal/bytesize"
 )
 
 // maxXZDict bounds the dictionary an xz block may ask for (xz -9 uses 64 MiB).
@@ -144,8 +146,11 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// tooLarge gives the limit as the --max-size (Options.MaxMetadataSize)
+// that would raise it: only the user can tell genuine metadata that large
+// from a bomb.
 func (l *limitReader) tooLarge() error {
-	return fmt.Errorf("decompresses to more than %d bytes (the limit; raise Options.MaxMetadataSize if this metadata is genuine)", l.limit)
+	return fmt.Errorf("exceeds the size limit %s: decompresses to more than %d bytes", bytesize.Hint(l.limit), l.limit)
 }
 
 func (l *limitReader) Close() error {

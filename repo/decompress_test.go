@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"strings"
@@ -34,7 +35,7 @@ func TestDecompressorSniffs(t *testing.T) {
 		t.Fatalf("exactly at the limit: %v", err)
 	}
 	dr, _ = decompressor(strings.NewReader(doc), "p.xml", int64(len(doc)-1))
-	if _, err := io.ReadAll(dr); err == nil || !strings.Contains(err.Error(), "MaxMetadataSize") {
+	if _, err := io.ReadAll(dr); err == nil || err.Error() != fmt.Sprintf("exceeds the size limit (--max-size %d): decompresses to more than %d bytes", len(doc)-1, len(doc)-1) {
 		t.Fatalf("over the limit: %v", err)
 	}
 	gz, _ := compressFixture(t, "gzip", doc)

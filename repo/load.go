@@ -35,7 +35,7 @@ type Options struct {
 	// ...). nil drops them.
 	Warn func(msg string)
 	// MaxMetadataSize bounds the decompressed size of one metadata file;
-	// 0 means DefaultMaxMetadataSize.
+	// 0 means DefaultMaxMetadataSize. smith's --max-size sets it.
 	MaxMetadataSize int64
 
 	// Offline forbids the network: remote metadata, keys and packages

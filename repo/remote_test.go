@@ -992,7 +992,7 @@ func TestVars(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 	_, err = Load(context.Background(), Source{ID: "v", BaseURLs: []string{"http://m/$releasever/os/"}}, Options{})
-	if err == nil || !strings.Contains(err.Error(), "uses $releasever, which is not set: pass --releasever") {
+	if err == nil || !strings.HasSuffix(err.Error(), `baseurl "http://m/$releasever/os/" uses $releasever, which is not set: pass --releasever VER (smith takes it from the host's /etc/os-release only on Fedora, RHEL-like and openSUSE hosts)`) {
 		t.Errorf("got %v", err)
 	}
 	_, err = Load(context.Background(), Source{ID: "v", Metalink: "https://m/metalink?repo=${stream}"}, Options{})

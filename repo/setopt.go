@@ -177,7 +177,10 @@ func checkVars(src Source) error {
 			hint := fmt.Sprintf("set it with DNF_VAR_%s or a file %s in /etc/dnf/vars", name, name)
 			switch name {
 			case "releasever", "releasever_major", "releasever_minor":
-				hint = "pass --releasever (dnf guesses it from the host's system-release package; smith does not)"
+				// The CLI sets it from /etc/os-release where dnf's guess
+				// (the system-release package) would be meaningful; this
+				// is the build that found no such host.
+				hint = "pass --releasever VER (smith takes it from the host's /etc/os-release only on Fedora, RHEL-like and openSUSE hosts)"
 			}
 			return fmt.Errorf("%s %q uses %s, which is not set: %s", opt, Redact(v), u, hint)
 		}

@@ -28,7 +28,9 @@ import (
 
 	"github.com/smith-build/smith/build"
 	"github.com/smith-build/smith/dep"
+	"github.com/smith-build/smith/extract"
 	"github.com/smith-build/smith/image"
+	"github.com/smith-build/smith/internal/bytesize"
 	"github.com/smith-build/smith/repo"
 )
 
@@ -59,6 +61,9 @@ type Globals struct {
 	env    func(string) string
 	stdout io.Writer
 	stderr io.Writer
+	// osRelease are the host's os-release files, for $releasever
+	// (hostOSRelease; none in tests that build Globals themselves).
+	osRelease []string
 }
 
 // CLI is the whole command line. Build is the default command, so
@@ -87,11 +92,12 @@ type BuildCmd struct {
 	CacheDir    string   `placeholder:"DIR" help:"Cache for downloaded metadata and packages (default: ${cachedir})."`
 	Arch        string   `placeholder:"ARCH" help:"Target architecture, e.g. x86_64 or aarch64 (default: smith.yaml arch:, else the host's, ${hostarch})."`
 	NoWeak      bool     `help:"Do not install weak dependencies (Recommends, Supplements)."`
-	Releasever  string   `placeholder:"VER" help:"Value of $$releasever in repository configuration, as dnf's --releasever (default: from the variable files or DNF_VAR_releasever, else unset)."`
+	Releasever  string   `placeholder:"VER" help:"Value of $$releasever in repository configuration, as dnf's --releasever (default: from the variable files or DNF_VAR_releasever, else the mock config's config_opts['releasever'], else the host's, from ${osrelease}: VERSION_ID on Fedora and openSUSE, its major part on RHEL-like systems; else unset)."`
 	Setopt      []string `sep:"none" placeholder:"[REPOID.]KEY=VALUE" help:"Set a repository option as dnf's --setopt (repeatable): REPOID.KEY=VALUE for the repositories whose ID matches REPOID (a glob), KEY=VALUE as the default of all, e.g. --setopt=*.gpgcheck=0 or --setopt=fedora.baseurl=URL."`
 	Varsdir     []string `sep:"none" placeholder:"DIR" help:"Directory of dnf variable files (name = variable, first line = value; repeatable, later ones win; default: ${varsdirs})."`
 	Offline     bool     `help:"Use only the cache (--cache-dir): no network access; fail naming the first file missing from it."`
 	Refresh     bool     `help:"Revalidate cached repository metadata with the servers even if metadata_expire has not passed (dnf's --refresh)."`
+	MaxSize     byteSize `placeholder:"SIZE" help:"Fail on any package payload or repository metadata file that decompresses to more than SIZE bytes (a decompression bomb, or a genuine file that needs a larger bound); K, M, G, T are binary units, e.g. 512M or 16G (default: ${maxpayload} per package, ${maxmetadata} per metadata file)."`
 }
 
 // UploadCmd pushes an image file to a registry.
@@ -129,6 +135,7 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 		Arch:           c.Arch,
 		HostArch:       dep.ArchFromGo(runtime.GOARCH),
 		NoWeak:         c.NoWeak,
+		MaxSize:        int64(c.MaxSize),
 		ScriptEnv:      os.Environ(), // mock.pre-build/post-build run with the user's environment
 		TempDir:        os.TempDir(),
 		Warn:           g.stderr,
@@ -151,6 +158,11 @@ func (c *BuildCmd) options(g *Globals) (build.Options, error) {
 	}
 	if len(opt.Repo.VarsDirs) == 0 {
 		opt.Repo.VarsDirs = hostVarsDirs
+	}
+	if c.Releasever == "" {
+		// The host is read here, not in build: the build's inputs stay
+		// parameters.
+		opt.Repo.HostReleasever = hostReleasever(g.osRelease)
 	}
 	if s := g.env("SOURCE_DATE_EPOCH"); s != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -305,6 +317,9 @@ type exitCode int
 // kong's exits (--help, -V) panic with an exitCode.
 func newParser(cli *CLI, env func(string) string, stdout, stderr io.Writer) (*kong.Kong, error) {
 	cli.env, cli.stdout, cli.stderr = env, stdout, stderr
+	if cli.osRelease == nil {
+		cli.osRelease = hostOSRelease
+	}
 	ver, s := versionInfo()
 	cacheDir := defaultCacheDir(env)
 	if cacheDir == "" {
@@ -324,6 +339,9 @@ func newParser(cli *CLI, env func(string) string, stdout, stderr io.Writer) (*ko
 			"hostrepodir":    hostRepoDir + "/*.repo",
 			"hostmockconfig": hostMockConfig,
 			"varsdirs":       strings.Join(hostVarsDirs, " and "),
+			"osrelease":      strings.Join(hostOSRelease, " or "),
+			"maxpayload":     bytesize.Format(extract.DefaultMaxBytes),
+			"maxmetadata":    bytesize.Format(repo.DefaultMaxMetadataSize),
 		},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Help(fullHelp),

@@ -28,12 +28,13 @@ type ResolveFlags struct {
 	Arch       string   `placeholder:"ARCH" help:"Target architecture (default: smith.yaml arch:, else the host's, ${hostarch})."`
 	NoWeak     bool     `help:"Ignore weak dependencies (Recommends, Supplements)."`
 	Exclude    []string `sep:"none" placeholder:"GLOB" help:"Never install packages whose name matches GLOB (repeatable), besides smith.yaml's exclude-packages."`
-	Releasever string   `placeholder:"VER" help:"Value of $$releasever in repository configuration, as dnf's --releasever."`
+	Releasever string   `placeholder:"VER" help:"Value of $$releasever in repository configuration, as dnf's --releasever (default: as for build)."`
 	Setopt     []string `sep:"none" placeholder:"[REPOID.]KEY=VALUE" help:"Set a repository option as dnf's --setopt (repeatable)."`
 	Varsdir    []string `sep:"none" placeholder:"DIR" help:"Directory of dnf variable files (repeatable; default: ${varsdirs})."`
 	Offline    bool     `help:"Use only the cache (--cache-dir): no network access."`
 	Refresh    bool     `help:"Revalidate cached repository metadata with the servers (dnf's --refresh)."`
 	Format     string   `enum:"text,json" default:"text" help:"Output format: text or json (default: ${default})."`
+	MaxSize    byteSize `placeholder:"SIZE" help:"Fail on any repository metadata file that decompresses to more than SIZE bytes, e.g. 512M or 4G (default: ${maxmetadata})."`
 }
 
 // ResolveCmd prints the package set a fresh install of SPEC... would hold.
@@ -54,7 +55,7 @@ func (f *ResolveFlags) resolve(ctx context.Context, g *Globals, specs []string) 
 	bc := BuildCmd{
 		Conf: f.Conf, Dir: f.Dir, Repo: f.Repo, Repofile: f.Repofile, CacheDir: f.CacheDir, Arch: f.Arch,
 		NoWeak: f.NoWeak, Releasever: f.Releasever, Setopt: f.Setopt, Varsdir: f.Varsdir,
-		Offline: f.Offline, Refresh: f.Refresh,
+		Offline: f.Offline, Refresh: f.Refresh, MaxSize: f.MaxSize,
 	}
 	opt, err := bc.options(g)
 	if err != nil {

@@ -18,13 +18,13 @@ var allowed = map[string][]string{
 	"dep":       nil,
 	"fstree":    nil,
 	"sig":       nil,
-	"repo":      {"dep", "sig", "internal/lockfile", "internal/redact"},
+	"repo":      {"dep", "sig", "internal/bytesize", "internal/lockfile", "internal/redact"},
 	"solver":    {"dep", "repo"},
-	"extract":   {"fstree"},
+	"extract":   {"fstree", "internal/bytesize"},
 	"elf":       {"fstree"},
 	"image":     {"fstree", "internal/lockfile", "internal/redact"},
 	"build":     {"dep", "fstree", "repo", "solver", "extract", "elf", "image", "internal/lockfile"},
-	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image", "sig"},
+	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image", "sig", "internal/bytesize"},
 }
 
 func TestDependenciesPointDown(t *testing.T) {
