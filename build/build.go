@@ -481,7 +481,9 @@ func (b *builder) buildTree(ctx context.Context, runAs RunAs, nss bool, src *sou
 	closureOpt := elf.Options{Warn: func(s string) { b.warnf("%s", s) }}
 	if src != nil {
 		b.logf("unpacking %s", repo.Redact(src.ref))
-		if err := image.Unpack(ctx, src.img, staging); err != nil {
+		// --max-size bounds the image's layers together: they are one
+		// package here.
+		if err := image.UnpackWith(ctx, src.img, staging, image.UnpackOptions{MaxBytes: b.opt.MaxSize}); err != nil {
 			return nil, nil, fmt.Errorf("package %s: %w", repo.Redact(src.ref), err)
 		}
 		if b.opt.Fast {

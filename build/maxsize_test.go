@@ -2,8 +2,12 @@ package build
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/smith-build/smith/image"
 )
 
 // Options.MaxSize (--max-size) bounds every decompressed metadata file and
@@ -36,5 +40,26 @@ func TestMaxSize(t *testing.T) {
 				t.Fatalf("error %v, want %s", err, tt.err)
 			}
 		})
+	}
+}
+
+// For a package: image, --max-size bounds its layers together.
+func TestMaxSizeOCISource(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "src.tar.gz")
+	writeSource(t, sourceImage(t, "x86_64", srcEnv), src, image.FormatOCIArchive)
+	dir := project(t, "package: "+src+"\n", map[string]string{})
+	o := opts(t, dir)
+	o.MaxSize = 1 << 10
+	_, err := Run(context.Background(), o)
+	if err == nil || !regexp.MustCompile(`\(--max-size 1K\)`).MatchString(err.Error()) {
+		t.Fatalf("error %v, want the --max-size hint", err)
+	}
+	if _, err := os.Stat(o.Image); err == nil {
+		t.Error("an image was written")
+	}
+	o.MaxSize = 1 << 30
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
 	}
 }

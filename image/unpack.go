@@ -13,6 +13,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/smith-build/smith/fstree"
+
+	"github.com/smith-build/smith/internal/bytesize"
 )
 
 // Bounds on what Unpack reads.
@@ -195,7 +197,7 @@ func unpackLayer(ctx context.Context, l v1.Layer, index int, tree *fstree.Tree, 
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 			if hdr.Size < 0 || hdr.Size > b.data {
-				return fail(hdr.Name, fmt.Errorf("size %d is beyond the limit of %d bytes for an image", hdr.Size, b.maxBytes))
+				return fail(hdr.Name, fmt.Errorf("size %d is beyond the limit of %d bytes for an image %s", hdr.Size, b.maxBytes, bytesize.Hint(b.maxBytes)))
 			}
 			b.data -= hdr.Size
 			// Grows with the bytes actually read, not with the size the
@@ -258,7 +260,7 @@ type countingReader struct {
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	if c.left <= 0 {
-		return 0, fmt.Errorf("image larger than %d bytes uncompressed", c.limit)
+		return 0, fmt.Errorf("image larger than %d bytes uncompressed %s", c.limit, bytesize.Hint(c.limit))
 	}
 	if int64(len(p)) > c.left {
 		p = p[:c.left]

@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"solver":    {"dep", "repo"},
 	"extract":   {"fstree", "internal/bytesize"},
 	"elf":       {"fstree"},
-	"image":     {"fstree", "internal/lockfile", "internal/redact"},
+	"image":     {"fstree", "internal/bytesize", "internal/lockfile", "internal/redact"},
 	"build":     {"dep", "fstree", "repo", "solver", "extract", "elf", "image", "internal/lockfile"},
 	"cmd/smith": {"build", "dep", "fstree", "repo", "solver", "extract", "elf", "image", "sig", "internal/bytesize"},
 }
