@@ -60,19 +60,57 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 	if err := x.prepare(h); err != nil {
 		return nil, err
 	}
-	dr, closeDR, err := x.decompress(h, br)
+	hint := min(x.files.payloadBound(), x.opt.MaxBytes, maxPresize)
+	payload, err := x.expandXZ(ctx, h, &br, hint)
 	if err != nil {
 		return nil, err
 	}
-	defer closeDR()
-	payload, err := readAll(ctxReader{ctx, dr}, min(x.files.payloadBound(), x.opt.MaxBytes, maxPresize))
-	if err != nil {
-		return nil, payloadError("while decompressing", err)
+	if payload == nil {
+		dr, closeDR, err := x.decompress(h, br)
+		if err != nil {
+			return nil, err
+		}
+		defer closeDR()
+		if payload, err = readAll(ctxReader{ctx, dr}, hint); err != nil {
+			return nil, payloadError("while decompressing", err)
+		}
 	}
 	if err := x.verifyFiles(ctx, payload); err != nil {
 		return nil, err
 	}
 	return &Expanded{Header: h.raw(), Payload: payload, Compressor: x.info.Payload}, nil
+}
+
+// expandXZ decompresses an xz payload with decodeXZ, the in-memory
+// decoder; it returns nil (and *br reading the same bytes again) for
+// payloads that are not xz or that decodeXZ leaves to the streaming one.
+func (x *extractor) expandXZ(ctx context.Context, h *header, br **bufio.Reader, hint int64) ([]byte, error) {
+	tag, err := h.str(tagPayloadCompressor)
+	if err != nil {
+		return nil, err
+	}
+	head, _ := (*br).Peek(8)
+	if comp, err := chooseCompressor(tag, head); err != nil || comp != compXZ {
+		return nil, nil
+	}
+	// The compressed payload is at most as large as the decompressed one
+	// may be (xz cannot expand data by more than a few bytes per 64 KiB).
+	in, err := io.ReadAll(io.LimitReader(*br, x.opt.MaxBytes+1<<20))
+	if err != nil {
+		return nil, payloadError("while reading", err)
+	}
+	x.info.Payload = compXZ
+	out, err := decodeXZ(ctx, in, x.opt.MaxBytes, int(hint))
+	switch {
+	case errors.Is(err, errXZOther):
+		*br = bufio.NewReaderSize(bytes.NewReader(in), 64<<10)
+		return nil, nil
+	case errors.Is(err, ErrTooLarge):
+		return nil, fmt.Errorf("%w %s", ErrTooLarge, bytesize.Hint(x.opt.MaxBytes))
+	case err != nil:
+		return nil, fmt.Errorf("xz payload: %w", err)
+	}
+	return out, nil
 }
 
 // verifyFiles checks the data of the payload's regular files against the

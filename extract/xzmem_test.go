@@ -1,0 +1,150 @@
+package extract
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	uxz "github.com/ulikunitz/xz"
+	"github.com/xi2/xz"
+
+	"github.com/smith-build/smith/internal/rpmfixture"
+)
+
+// xzPayloads returns the xz payloads of the RPMs under dir (the compressed
+// bytes after the header), by file name.
+func xzPayloads(t testing.TB, dirs ...string) map[string][]byte {
+	out := map[string][]byte{}
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
+			if err != nil || de.IsDir() || !strings.Contains(de.Name(), ".rpm") {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			br, _, err := readPackageHeaders(bytes.NewReader(data))
+			if err != nil {
+				return nil
+			}
+			rest, _ := io.ReadAll(br)
+			if bytes.HasPrefix(rest, xzMagic) {
+				out[p] = rest
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+func xi2Decode(in []byte) ([]byte, error) {
+	r, err := xz.NewReader(bytes.NewReader(in), 0)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
+// The in-memory decoder gives xi2/xz's bytes on every xz payload of the
+// test data (or hands the stream back as errXZOther).
+func TestDecodeXZMatchesXi2(t *testing.T) {
+	payloads := xzPayloads(t, "../testdata", "../../shared/testdata")
+	if len(payloads) == 0 {
+		t.Skip("no xz payloads found")
+	}
+	other := 0
+	for p, in := range payloads {
+		want, werr := xi2Decode(in)
+		got, err := decodeXZ(context.Background(), in, 1<<40, 0)
+		switch {
+		case errors.Is(err, errXZOther):
+			other++
+		case werr != nil && err == nil:
+			t.Errorf("%s: xi2 fails (%v), decodeXZ does not", p, werr)
+		case werr == nil && err != nil:
+			t.Errorf("%s: decodeXZ: %v", p, err)
+		case werr == nil && !bytes.Equal(got, want):
+			t.Errorf("%s: %d bytes, xi2 %d, differ", p, len(got), len(want))
+		}
+	}
+	t.Logf("%d xz payloads, %d left to the streaming decoder", len(payloads), other)
+}
+
+func BenchmarkDecodeXZ(b *testing.B) {
+	var in []byte
+	for p, data := range xzPayloads(b, "../../shared/testdata/distro") {
+		if strings.Contains(p, "openssl-libs") {
+			in = data
+		}
+	}
+	if in == nil {
+		b.Skip("openssl-libs payload not found")
+	}
+	b.Run("mem", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeXZ(context.Background(), in, 1<<40, 6<<20); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("xi2", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := xi2Decode(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzDecodeXZ: whatever decodeXZ accepts, xi2/xz decodes to the same
+// bytes; whatever xi2/xz decodes, decodeXZ decodes too (or hands back as
+// another shape). Never a panic, never more than the limit.
+func FuzzDecodeXZ(f *testing.F) {
+	for _, data := range [][]byte{nil, []byte("a"), bytes.Repeat([]byte("abcabcabd"), 5000), []byte(strings.Repeat("hello, world\n", 300))} {
+		var b bytes.Buffer
+		w, err := uxz.NewWriter(&b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		w.Write(data)
+		w.Close()
+		f.Add(b.Bytes())
+	}
+	for _, c := range []string{"xz"} {
+		rpm, err := rpmfixture.Build(rpmfixture.Spec{Name: "x", Version: "1", Release: "1", Compressor: c, Files: []rpmfixture.File{
+			{Path: "/a", Data: bytes.Repeat([]byte("0123456789"), 3000)}, {Path: "/b", Data: []byte("b")},
+		}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		br, _, err := readPackageHeaders(bytes.NewReader(rpm))
+		if err != nil {
+			f.Fatal(err)
+		}
+		rest, _ := io.ReadAll(br)
+		f.Add(rest)
+	}
+	const limit = 4 << 20
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := decodeXZ(context.Background(), in, limit, 0)
+		if err == nil && len(got) > limit {
+			t.Fatalf("%d bytes past the limit", len(got))
+		}
+		want, werr := xi2Decode(in)
+		switch {
+		case errors.Is(err, errXZOther):
+		case err == nil && werr != nil:
+			t.Fatalf("decodeXZ accepts what xi2 refuses (%v)", werr)
+		case err == nil && !bytes.Equal(got, want):
+			t.Fatalf("decodeXZ and xi2 differ")
+		case err != nil && werr == nil && len(want) <= limit && !errors.Is(err, ErrTooLarge):
+			t.Fatalf("decodeXZ refuses (%v) what xi2 decodes", err)
+		}
+	})
+}
