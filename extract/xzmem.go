@@ -474,28 +474,31 @@ func (r *rangeDec) bit(prob *uint16) uint32 {
 // the decoder's time.
 func (r *rangeDec) literal(probs []uint16) uint32 {
 	probs = probs[:0x300]
-	rng, code := r.rng, r.code
+	rng, code, in, p := r.rng, r.code, r.in, r.p
 	sym := uint32(1)
 	for sym < 0x100 {
 		if rng < 1<<24 {
-			r.rng, r.code = rng, code
-			r.norm()
-			rng, code = r.rng, r.code
+			rng <<= 8
+			code <<= 8
+			if p < len(in) {
+				code |= uint32(in[p])
+			}
+			p++
 		}
-		p := uint32(probs[sym&0xFF])
-		bound := (rng >> 11) * p
+		pr := uint32(probs[sym&0xFF])
+		bound := (rng >> 11) * pr
 		if code < bound {
 			rng = bound
-			probs[sym&0xFF] = uint16(p + (2048-p)>>5)
+			probs[sym&0xFF] = uint16(pr + (2048-pr)>>5)
 			sym <<= 1
 		} else {
 			rng -= bound
 			code -= bound
-			probs[sym&0xFF] = uint16(p - p>>5)
+			probs[sym&0xFF] = uint16(pr - pr>>5)
 			sym = sym<<1 | 1
 		}
 	}
-	r.rng, r.code = rng, code
+	r.rng, r.code, r.p = rng, code, p
 	return sym
 }
 
@@ -503,88 +506,97 @@ func (r *rangeDec) literal(probs []uint16) uint32 {
 // at the last match distance.
 func (r *rangeDec) matchedLiteral(probs []uint16, match uint32) uint32 {
 	probs = probs[:0x300]
-	rng, code := r.rng, r.code
+	rng, code, in, p := r.rng, r.code, r.in, r.p
 	sym, offset := uint32(1), uint32(0x100)
 	for sym < 0x100 {
 		if rng < 1<<24 {
-			r.rng, r.code = rng, code
-			r.norm()
-			rng, code = r.rng, r.code
+			rng <<= 8
+			code <<= 8
+			if p < len(in) {
+				code |= uint32(in[p])
+			}
+			p++
 		}
 		match <<= 1
 		mbit := match & offset
 		i := (offset + mbit + sym) % 0x300
-		p := uint32(probs[i])
-		bound := (rng >> 11) * p
+		pr := uint32(probs[i])
+		bound := (rng >> 11) * pr
 		if code < bound {
 			rng = bound
-			probs[i] = uint16(p + (2048-p)>>5)
+			probs[i] = uint16(pr + (2048-pr)>>5)
 			sym <<= 1
 			offset &= ^mbit
 		} else {
 			rng -= bound
 			code -= bound
-			probs[i] = uint16(p - p>>5)
+			probs[i] = uint16(pr - pr>>5)
 			sym = sym<<1 | 1
 			offset &= mbit
 		}
 	}
-	r.rng, r.code = rng, code
+	r.rng, r.code, r.p = rng, code, p
 	return sym
 }
 
 // bittree decodes a bits-bit symbol high bit first, reverse low bit first,
 // with the range decoder's state in locals as in literal.
 func (r *rangeDec) bittree(probs []uint16, bits uint) uint32 {
-	rng, code := r.rng, r.code
+	rng, code, in, p := r.rng, r.code, r.in, r.p
 	m := uint32(1)
 	for range bits {
 		if rng < 1<<24 {
-			r.rng, r.code = rng, code
-			r.norm()
-			rng, code = r.rng, r.code
+			rng <<= 8
+			code <<= 8
+			if p < len(in) {
+				code |= uint32(in[p])
+			}
+			p++
 		}
-		p := uint32(probs[m])
-		bound := (rng >> 11) * p
+		pr := uint32(probs[m])
+		bound := (rng >> 11) * pr
 		if code < bound {
 			rng = bound
-			probs[m] = uint16(p + (2048-p)>>5)
+			probs[m] = uint16(pr + (2048-pr)>>5)
 			m <<= 1
 		} else {
 			rng -= bound
 			code -= bound
-			probs[m] = uint16(p - p>>5)
+			probs[m] = uint16(pr - pr>>5)
 			m = m<<1 | 1
 		}
 	}
-	r.rng, r.code = rng, code
+	r.rng, r.code, r.p = rng, code, p
 	return m - 1<<bits
 }
 
 func (r *rangeDec) reverse(probs []uint16, bits uint) uint32 {
-	rng, code := r.rng, r.code
+	rng, code, in, p := r.rng, r.code, r.in, r.p
 	m, sym := uint32(1), uint32(0)
 	for i := range bits {
 		if rng < 1<<24 {
-			r.rng, r.code = rng, code
-			r.norm()
-			rng, code = r.rng, r.code
+			rng <<= 8
+			code <<= 8
+			if p < len(in) {
+				code |= uint32(in[p])
+			}
+			p++
 		}
-		p := uint32(probs[m])
-		bound := (rng >> 11) * p
+		pr := uint32(probs[m])
+		bound := (rng >> 11) * pr
 		if code < bound {
 			rng = bound
-			probs[m] = uint16(p + (2048-p)>>5)
+			probs[m] = uint16(pr + (2048-pr)>>5)
 			m <<= 1
 		} else {
 			rng -= bound
 			code -= bound
-			probs[m] = uint16(p - p>>5)
+			probs[m] = uint16(pr - pr>>5)
 			m = m<<1 | 1
 			sym |= 1 << i
 		}
 	}
-	r.rng, r.code = rng, code
+	r.rng, r.code, r.p = rng, code, p
 	return sym
 }
 
