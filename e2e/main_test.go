@@ -301,6 +301,7 @@ type memoEntry struct {
 	once sync.Once
 	path string
 	err  string
+	skip string // the build skipped (shared data absent): so do its users
 }
 
 // memoImage returns the path of an image built by build (into the path it is
@@ -318,6 +319,18 @@ func memoImage(t *testing.T, key string, build func(t *testing.T, out string) er
 	}
 	memo.Unlock()
 	e.once.Do(func() {
+		// build may end the test that runs it (t.Skip when ../shared is
+		// absent, t.Fatal): the tests after it must not take the missing
+		// image for a built one.
+		defer func() {
+			switch {
+			case e.path != "" || e.err != "":
+			case t.Skipped():
+				e.skip = "building the " + key + " image skipped in " + t.Name()
+			default:
+				e.err = "building the " + key + " image failed in " + t.Name()
+			}
+		}()
 		dir := filepath.Join(workDir, "memo", key)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			e.err = err.Error()
@@ -330,6 +343,9 @@ func memoImage(t *testing.T, key string, build func(t *testing.T, out string) er
 		}
 		e.path = out
 	})
+	if e.skip != "" {
+		t.Skip(e.skip)
+	}
 	if e.err != "" {
 		t.Fatalf("building %s image: %s", key, e.err)
 	}
