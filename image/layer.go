@@ -44,9 +44,8 @@ type LayerOptions struct {
 	ModTime time.Time
 	// Cache, when set, keeps compressed layers between builds: Layer looks
 	// up the key of the uncompressed tar (LayerCacheKey of its diffID) and
-	// reuses the gzip bytes found there, once their sha256 matches the
-	// recorded digest, instead of compressing again; it Puts what it
-	// compressed otherwise. nil means no cache.
+	// reuses the gzip bytes found there instead of compressing again; it
+	// Puts what it compressed otherwise. nil means no cache.
 	Cache LayerCache
 	// SkipCacheLookup, with a Cache, compresses without looking the layer
 	// up first, and Puts the result. Looking up costs a pass over the tree
@@ -57,15 +56,15 @@ type LayerOptions struct {
 }
 
 // LayerCache stores compressed layers by LayerCacheKey, with the sha256
-// (hex) of the compressed bytes recorded beside them. Layer checks what Get
-// returns against that digest and calls Bad for an entry that does not
-// match (then compresses again and Puts the result). The layer keeps the
+// (hex) of the compressed bytes recorded beside them. Get returns exactly
+// what Put stored under key, or ok false: the cache checks its entries'
+// integrity itself (a checksum is cheaper than hashing the layer again,
+// a warm build's largest cost) and drops damaged ones. The layer keeps the
 // slices passed to and returned by the cache: neither side may modify
 // them afterwards.
 type LayerCache interface {
 	Get(key string) (gz []byte, digestHex string, ok bool)
 	Put(key string, gz []byte, digestHex string)
-	Bad(key string, err error)
 }
 
 // LayerCacheKey names the compressed form of the uncompressed layer tar
@@ -93,7 +92,9 @@ func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 			return nil, fmt.Errorf("writing layer: %w", err)
 		}
 		diffID = hex.EncodeToString(diff.Sum(nil))
-		gz, digest = cachedLayer(opt.Cache, LayerCacheKey(diffID))
+		if cached, want, ok := opt.Cache.Get(LayerCacheKey(diffID)); ok {
+			gz, digest = cached, want
+		}
 	}
 	if gz == nil {
 		var tarHash io.Writer
@@ -117,22 +118,6 @@ func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 		diffID:    v1.Hash{Algorithm: "sha256", Hex: diffID},
 		mediaType: types.OCILayer,
 	}, nil
-}
-
-// cachedLayer returns the entry of key and its digest when its bytes match
-// the recorded digest; a mismatch is reported to the cache and is a miss
-// (nil).
-func cachedLayer(c LayerCache, key string) (gz []byte, digestHex string) {
-	gz, want, ok := c.Get(key)
-	if !ok {
-		return nil, ""
-	}
-	sum := sha256.Sum256(gz)
-	if got := hex.EncodeToString(sum[:]); got != want {
-		c.Bad(key, fmt.Errorf("cached layer %s: sha256 %s, recorded %s", key, got, want))
-		return nil, ""
-	}
-	return gz, want
 }
 
 // compressLayer writes the layer tar through gzip (and into diff, when not
