@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,15 +14,7 @@ func TestReleaseverPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	hostDir := t.TempDir()
 	varsDir := t.TempDir()
-	write := func(p, data string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, data string) { writeFile(t, p, data) }
 	write(filepath.Join(dir, "el.repo"), "[el]\nbaseurl=http://r/$releasever/${releasever_major}/\n")
 	write(filepath.Join(dir, "set.cfg"), "config_opts['releasever'] = '8'\nconfig_opts['dnf.conf'] = '[m]\\nbaseurl=http://m/$releasever/\\n'\n")
 	write(filepath.Join(dir, "unset.cfg"), "config_opts['dnf.conf'] = '[m]\\nbaseurl=http://m/$releasever/\\n'\n")

@@ -14,15 +14,7 @@ import (
 func TestRepoSources(t *testing.T) {
 	dir := t.TempDir()
 	hostDir := t.TempDir()
-	write := func(p, data string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, data string) { writeFile(t, p, data) }
 	write(filepath.Join(dir, "my.repo"), "[flagged]\nname=Flagged\nbaseurl=http://flag.example/$basearch/\nenabled=1\n\n[off]\nbaseurl=http://off/\nenabled=0\n")
 	write(filepath.Join(dir, "mock", "el9.cfg"), "config_opts['root'] = 'el9'\nconfig_opts['dnf.conf'] = \"\"\"\n[main]\ngpgcheck=0\n\n[mockrepo]\nname=Mock\nbaseurl=http://mock.example/$basearch/\n\"\"\"\n")
 	write(filepath.Join(hostDir, "host.repo"), "[hostrepo]\nbaseurl=http://host.example/\nenabled=1\ngpgcheck=1\ngpgkey=file:///etc/pki/key\n")
@@ -136,5 +128,16 @@ func TestRepoSources(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// writeFile writes data to p, creating its directories.
+func writeFile(t *testing.T, p, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
