@@ -735,13 +735,13 @@ func (l *lzmaState) decode(in, out []byte, usize, dictStart int, dict uint32) ([
 		if len(out)+length > end {
 			return nil, xzCorrupt("LZMA match past the chunk")
 		}
-		from := len(out) - int(rep0) - 1
-		if int(rep0)+1 >= length {
-			out = append(out, out[from:from+length]...)
-		} else {
-			for i := range length {
-				out = append(out, out[from+i])
-			}
+		// Copy in runs of the distance: a match may overlap what it
+		// writes (distance 1 repeats one byte).
+		at := len(out)
+		from := at - int(rep0) - 1
+		out = out[:at+length]
+		for k := 0; k < length; {
+			k += copy(out[at+k:], out[from+k:at+k])
 		}
 	}
 	l.state = state
