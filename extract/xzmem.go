@@ -450,12 +450,19 @@ func (r *rangeDec) norm() {
 	r.p++
 }
 
-// bit decodes one bit with probability *prob, normalizing first (decode
-// normalizes once more at the end of a chunk).
-func (r *rangeDec) bit(prob *uint16) uint32 {
+// A bit is decoded as normalize then decodeBit (decode normalizes once
+// more at the end of a chunk): two calls the compiler inlines, where one
+// function doing both is too large to inline.
+
+// normalize shifts in a byte when the range gets small.
+func (r *rangeDec) normalize() {
 	if r.rng < 1<<24 {
 		r.norm()
 	}
+}
+
+// decodeBit is bit on a normalized decoder.
+func (r *rangeDec) decodeBit(prob *uint16) uint32 {
 	p := uint32(*prob)
 	bound := (r.rng >> 11) * p
 	if r.code < bound {
@@ -618,10 +625,12 @@ func (r *rangeDec) direct(bits uint) uint32 {
 }
 
 func (ld *lzmaLen) decode(r *rangeDec, posState uint32) uint32 {
-	if r.bit(&ld.choice) == 0 {
+	r.normalize()
+	if r.decodeBit(&ld.choice) == 0 {
 		return r.bittree(ld.low[posState][:], 3)
 	}
-	if r.bit(&ld.choice2) == 0 {
+	r.normalize()
+	if r.decodeBit(&ld.choice2) == 0 {
 		return 8 + r.bittree(ld.mid[posState][:], 3)
 	}
 	return 16 + r.bittree(ld.high[:], 8)
@@ -648,7 +657,8 @@ func (l *lzmaState) decode(in, out []byte, usize, dictStart int, dict uint32) ([
 	for len(out) < end {
 		pos := uint32(len(out) - dictStart)
 		posState := pos & pbMask
-		if r.bit(&l.isMatch[state][posState]) == 0 {
+		r.normalize()
+		if r.decodeBit(&l.isMatch[state][posState]) == 0 {
 			var prev uint32
 			if pos > 0 {
 				prev = uint32(out[len(out)-1])
@@ -676,7 +686,8 @@ func (l *lzmaState) decode(in, out []byte, usize, dictStart int, dict uint32) ([
 			continue
 		}
 		var n uint32
-		if r.bit(&l.isRep[state]) == 0 {
+		r.normalize()
+		if r.decodeBit(&l.isRep[state]) == 0 {
 			rep3, rep2, rep1 = rep2, rep1, rep0
 			n = l.matchLen.decode(&r, posState)
 			if state < 7 {
@@ -692,8 +703,10 @@ func (l *lzmaState) decode(in, out []byte, usize, dictStart int, dict uint32) ([
 			if pos == 0 {
 				return nil, xzCorrupt("LZMA repeat at the start")
 			}
-			if r.bit(&l.isRepG0[state]) == 0 {
-				if r.bit(&l.isRep0Long[state][posState]) == 0 {
+			r.normalize()
+			if r.decodeBit(&l.isRepG0[state]) == 0 {
+				r.normalize()
+				if r.decodeBit(&l.isRep0Long[state][posState]) == 0 {
 					if state < 7 {
 						state = 9
 					} else {
@@ -707,10 +720,12 @@ func (l *lzmaState) decode(in, out []byte, usize, dictStart int, dict uint32) ([
 				}
 			} else {
 				var dist uint32
-				if r.bit(&l.isRepG1[state]) == 0 {
+				r.normalize()
+				if r.decodeBit(&l.isRepG1[state]) == 0 {
 					dist = rep1
 				} else {
-					if r.bit(&l.isRepG2[state]) == 0 {
+					r.normalize()
+					if r.decodeBit(&l.isRepG2[state]) == 0 {
 						dist = rep2
 					} else {
 						dist = rep3
