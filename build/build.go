@@ -344,6 +344,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	b.logf("wrote %s (%s, %s)", out, opt.Format, digest)
+	b.pruneCaches()
 	res := &Result{Image: out, Digest: digest.String(), Packages: nevras, Arch: ociArch, Format: opt.Format}
 	if opt.Push != "" {
 		b.logf("pushing to %s", image.RedactURL(opt.Push))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/smith-build/smith/internal/lockfile"
 )
@@ -59,4 +60,73 @@ func sweepCacheTemps(dir string) {
 			lockfile.RemoveIfStale(filepath.Join(dir, n))
 		}
 	}
+}
+
+// Entries of the derived caches (expanded/, layers/) that no build has
+// used for cacheUnusedFor are removed, at most once per cacheSweepEvery,
+// at the end of a build: a cache directory shared by CI runs would
+// otherwise grow without end. A build that uses an entry
+// marks it (its mtime) at most once per cacheTouchEvery, so that warm
+// builds cost no extra write.
+const (
+	cacheUnusedFor  = 30 * 24 * time.Hour
+	cacheSweepEvery = 24 * time.Hour
+	cacheTouchEvery = 24 * time.Hour
+	// cacheSweptMarker is the file whose mtime says when dir was last
+	// pruned.
+	cacheSweptMarker = ".pruned"
+)
+
+// now is the build's clock (RepoOptions.Now), time.Now by default.
+func (b *builder) now() time.Time {
+	if b.opt.Repo.Now != nil {
+		return b.opt.Repo.Now()
+	}
+	return time.Now()
+}
+
+// touchCacheEntry marks the entry at file as used now.
+func touchCacheEntry(file string, now time.Time) {
+	if fi, err := os.Stat(file); err == nil && now.Sub(fi.ModTime()) > cacheTouchEvery {
+		os.Chtimes(file, now, now)
+	}
+}
+
+// pruneCache removes the entries of dir unused for cacheUnusedFor, unless
+// dir was pruned within cacheSweepEvery. Errors are ignored: a leftover
+// costs disk space, not correctness.
+func pruneCache(dir string, now time.Time) {
+	marker := filepath.Join(dir, cacheSweptMarker)
+	if fi, err := os.Stat(marker); err == nil && now.Sub(fi.ModTime()) < cacheSweepEvery {
+		return
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return
+	}
+	os.Chtimes(marker, now, now)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > cacheUnusedFor {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// pruneCaches prunes the derived caches, in the background.
+func (b *builder) pruneCaches() {
+	if b.opt.CacheDir == "" {
+		return
+	}
+	now := b.now()
+	b.inBackground(func() {
+		for _, d := range []string{expandedDir, layersDir} {
+			pruneCache(filepath.Join(b.opt.CacheDir, d), now)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/smith-build/smith/extract"
 	"github.com/smith-build/smith/repo"
@@ -25,6 +26,7 @@ import (
 type expandedCache struct {
 	dir   string
 	idx   *repo.Index
+	now   time.Time
 	sweep sync.Once
 }
 
@@ -36,7 +38,7 @@ func (b *builder) newExpandedCache(idx *repo.Index) *expandedCache {
 	if b.opt.CacheDir == "" {
 		return nil
 	}
-	return &expandedCache{dir: filepath.Join(b.opt.CacheDir, expandedDir), idx: idx}
+	return &expandedCache{dir: filepath.Join(b.opt.CacheDir, expandedDir), idx: idx, now: b.now()}
 }
 
 // path is the entry of p; ok is false for packages that are not cached.
@@ -75,7 +77,11 @@ func (c *expandedCache) load(file string) (*extract.Expanded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return extract.ParseExpanded(data)
+	e, err := extract.ParseExpanded(data)
+	if err == nil {
+		touchCacheEntry(file, c.now)
+	}
+	return e, err
 }
 
 // store writes e as the entry at file. The first store of a build also

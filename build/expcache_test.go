@@ -7,19 +7,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // expandedEntries lists the expanded-package cache's entries.
 func expandedEntries(t *testing.T, cacheDir string) []string {
+	return cacheEntries(t, filepath.Join(cacheDir, expandedDir))
+}
+
+// cacheEntries lists the entries of a derived cache directory (not its
+// temporary files or prune mark).
+func cacheEntries(t *testing.T, dir string) []string {
 	t.Helper()
-	des, err := os.ReadDir(filepath.Join(cacheDir, expandedDir))
+	des, err := os.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, de := range des {
 		if !strings.HasPrefix(de.Name(), ".") {
-			out = append(out, filepath.Join(cacheDir, expandedDir, de.Name()))
+			out = append(out, filepath.Join(dir, de.Name()))
 		}
 	}
 	return out
@@ -145,7 +152,7 @@ func TestLayerCache(t *testing.T) {
 	o := opts(t, dir, testRepo(t))
 	runBuild(t, o)
 	first := fileSHA(t, o.Image)
-	entries, _ := filepath.Glob(filepath.Join(o.CacheDir, layersDir, "*"))
+	entries := cacheEntries(t, filepath.Join(o.CacheDir, layersDir))
 	if len(entries) != 1 {
 		t.Fatalf("layer cache entries %v", entries)
 	}
@@ -170,5 +177,53 @@ func TestLayerCache(t *testing.T) {
 		if _, w := runBuild(t, o); strings.Contains(w, "compressing it again") {
 			t.Errorf("the damaged entry was not replaced: %q", w)
 		}
+	}
+}
+
+// Entries unused for cacheUnusedFor go, at most once a day, at the end of
+// a build; a build that uses an entry keeps it.
+func TestCachePrune(t *testing.T) {
+	t.Parallel()
+	dir := project(t, catYAML, map[string]string{"rootfs/read/data": "Hello World!\n"})
+	o := opts(t, dir, testRepo(t))
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	o.Repo.Now = func() time.Time { return now }
+	runBuild(t, o)
+	expanded := expandedEntries(t, o.CacheDir)
+	layers := cacheEntries(t, filepath.Join(o.CacheDir, layersDir))
+	if len(expanded) == 0 || len(layers) != 1 {
+		t.Fatalf("%d expanded, %d layer entries", len(expanded), len(layers))
+	}
+	// A stale entry of another build, and one used again later.
+	stale := filepath.Join(o.CacheDir, expandedDir, "stale")
+	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := now.Add(-cacheUnusedFor - time.Hour)
+	for _, p := range append(append([]string{stale}, expanded...), layers...) {
+		os.Chtimes(p, old, old)
+	}
+	// 40 days on, a warm build uses its entries (marking them), then
+	// prunes.
+	now = now.Add(40 * 24 * time.Hour)
+	runBuild(t, o)
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("an entry unused for 40 days was kept")
+	}
+	for _, p := range append(expanded, layers...) {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("an entry used by the last build was removed: %v", err)
+		}
+	}
+	// Within a day, no second prune: an old entry survives.
+	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(stale, old, old)
+	now = now.Add(time.Hour)
+	os.RemoveAll(filepath.Join(o.CacheDir, layersDir))
+	runBuild(t, o)
+	if _, err := os.Stat(stale); err != nil {
+		t.Error("pruned twice within a day")
 	}
 }

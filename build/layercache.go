@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/smith-build/smith/image"
 )
@@ -26,6 +27,7 @@ import (
 type layerCache struct {
 	b     *builder
 	dir   string
+	now   time.Time
 	sweep sync.Once
 }
 
@@ -37,7 +39,7 @@ func (b *builder) newLayerCache() image.LayerCache {
 	if b.opt.CacheDir == "" {
 		return nil
 	}
-	return &layerCache{b: b, dir: filepath.Join(b.opt.CacheDir, layersDir)}
+	return &layerCache{b: b, dir: filepath.Join(b.opt.CacheDir, layersDir), now: b.now()}
 }
 
 func (c *layerCache) path(key string) string {
@@ -70,6 +72,7 @@ func (c *layerCache) Get(key string) ([]byte, string, bool) {
 		c.bad(key, errors.New("CRC-32C mismatch"))
 		return nil, "", false
 	}
+	touchCacheEntry(c.path(key), c.now)
 	return gz, digest, true
 }
 
