@@ -61,7 +61,7 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 		return nil, err
 	}
 	hint := min(x.files.payloadBound(), x.opt.MaxBytes, maxPresize)
-	payload, err := x.expandXZ(ctx, h, &br, hint)
+	payload, err := x.expandInMemory(ctx, h, &br, hint)
 	if err != nil {
 		return nil, err
 	}
@@ -81,34 +81,43 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 	return &Expanded{Header: h.raw(), Payload: payload, Compressor: x.info.Payload}, nil
 }
 
-// expandXZ decompresses an xz payload with decodeXZ, the in-memory
-// decoder; it returns nil (and *br reading the same bytes again) for
-// payloads that are not xz or that decodeXZ leaves to the streaming one.
-func (x *extractor) expandXZ(ctx context.Context, h *header, br **bufio.Reader, hint int64) ([]byte, error) {
+// expandInMemory decompresses xz and zstd payloads whole, from a buffer
+// into a buffer: xz with decodeXZ, our in-memory decoder; zstd with
+// DecodeAll, a quarter faster than the streaming reader. It returns nil
+// (and *br reading the same bytes again) for other payloads and for xz
+// streams decodeXZ leaves to the streaming decoder.
+func (x *extractor) expandInMemory(ctx context.Context, h *header, br **bufio.Reader, hint int64) ([]byte, error) {
 	tag, err := h.str(tagPayloadCompressor)
 	if err != nil {
 		return nil, err
 	}
 	head, _ := (*br).Peek(8)
-	if comp, err := chooseCompressor(tag, head); err != nil || comp != compXZ {
+	comp, err := chooseCompressor(tag, head)
+	if err != nil || (comp != compXZ && comp != compZstd) {
 		return nil, nil
 	}
-	// The compressed payload is at most as large as the decompressed one
-	// may be (xz cannot expand data by more than a few bytes per 64 KiB).
+	// A compressed payload is not much larger than the decompressed one
+	// may be (neither format expands data by more than a few bytes per
+	// block).
 	in, err := io.ReadAll(io.LimitReader(*br, x.opt.MaxBytes+1<<20))
 	if err != nil {
 		return nil, payloadError("while reading", err)
 	}
-	x.info.Payload = compXZ
-	out, err := decodeXZ(ctx, in, x.opt.MaxBytes, int(hint))
+	x.info.Payload = comp
+	var out []byte
+	if comp == compZstd {
+		out, err = x.opt.Decoders.decodeAllZstd(in, x.opt.MaxBytes, int(hint))
+	} else {
+		out, err = decodeXZ(ctx, in, x.opt.MaxBytes, int(hint))
+	}
 	switch {
-	case errors.Is(err, errXZOther):
+	case errors.Is(err, errStreaming):
 		*br = bufio.NewReaderSize(bytes.NewReader(in), 64<<10)
 		return nil, nil
 	case errors.Is(err, ErrTooLarge):
 		return nil, fmt.Errorf("%w %s", ErrTooLarge, bytesize.Hint(x.opt.MaxBytes))
 	case err != nil:
-		return nil, fmt.Errorf("xz payload: %w", err)
+		return nil, fmt.Errorf("%s payload: %w", comp, err)
 	}
 	return out, nil
 }

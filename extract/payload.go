@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"compress/bzip2"
+	"errors"
 	"fmt"
 	"io"
 
@@ -105,14 +106,58 @@ func decompressor(comp string, r io.Reader) (io.Reader, func(), error) {
 // releases it.
 type Decoders struct {
 	zstd *zstd.Decoder
+	// zstdAll decodes whole payloads (DecodeAll), bounded by zstdAllMax.
+	zstdAll    *zstd.Decoder
+	zstdAllMax int64
 }
 
 // Close releases the decoders' resources.
 func (d *Decoders) Close() {
-	if d != nil && d.zstd != nil {
-		d.zstd.Close()
-		d.zstd = nil
+	if d == nil {
+		return
 	}
+	for _, z := range []**zstd.Decoder{&d.zstd, &d.zstdAll} {
+		if *z != nil {
+			(*z).Close()
+			*z = nil
+		}
+	}
+}
+
+// decodeAllZstd decompresses a whole zstd payload, at most limit bytes
+// (more is ErrTooLarge), reusing d's decoder when d is not nil.
+func (d *Decoders) decodeAllZstd(in []byte, limit int64, hint int) ([]byte, error) {
+	var z *zstd.Decoder
+	if d != nil && d.zstdAll != nil && d.zstdAllMax == limit {
+		z = d.zstdAll
+	} else {
+		var err error
+		z, err = zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(maxZstdWindow),
+			zstd.WithDecoderMaxMemory(uint64(limit)))
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			if d.zstdAll != nil {
+				d.zstdAll.Close()
+			}
+			d.zstdAll, d.zstdAllMax = z, limit
+		} else {
+			defer z.Close()
+		}
+	}
+	out, err := z.DecodeAll(in, make([]byte, 0, max(hint, 64)))
+	switch {
+	case errors.Is(err, zstd.ErrWindowSizeExceeded):
+		// A window larger than the limit may still hold a payload within
+		// it: the streaming decoder bounds the output, not the window.
+		return nil, errStreaming
+	case errors.Is(err, zstd.ErrDecoderSizeExceeded) || int64(len(out)) > limit:
+		return nil, ErrTooLarge
+	}
+	return out, err
 }
 
 // decompressor is the package-level decompressor, reusing d's decoders

@@ -17,7 +17,7 @@ import (
 // for (openssl-libs: 5.7 MB in 164 ms with xi2/xz), and with the whole
 // output in one buffer the dictionary is that buffer: no window to wrap,
 // no copy out of it. Streams of another shape (BCJ or delta filters,
-// several streams, unknown checks) return errXZOther, and the caller uses
+// several streams, unknown checks) return errStreaming, and the caller uses
 // the streaming decoder. Corrupt input is an error wrapping errXZData;
 // output beyond limit is ErrTooLarge. hint sizes the output buffer.
 func decodeXZ(ctx context.Context, in []byte, limit int64, hint int) ([]byte, error) {
@@ -29,8 +29,9 @@ func decodeXZ(ctx context.Context, in []byte, limit int64, hint int) ([]byte, er
 }
 
 var (
-	errXZOther = errors.New("xz stream of another shape")
-	errXZData  = errors.New("corrupt xz data")
+	// errStreaming hands a payload back to the streaming decoder.
+	errStreaming = errors.New("payload left to the streaming decoder")
+	errXZData    = errors.New("corrupt xz data")
 )
 
 var xzMagic = []byte{0xFD, '7', 'z', 'X', 'Z', 0}
@@ -75,11 +76,11 @@ func (d *xzDecoder) stream() error {
 		return xzCorrupt("stream header CRC")
 	}
 	if in[6] != 0 || in[7]&0xF0 != 0 {
-		return errXZOther
+		return errStreaming
 	}
 	d.check = in[7]
 	if checkSize(d.check) < 0 {
-		return errXZOther
+		return errStreaming
 	}
 	d.p = 12
 	type record struct{ unpadded, size uint64 }
@@ -137,7 +138,7 @@ func (d *xzDecoder) stream() error {
 	// decoder's business.
 	for _, b := range in[d.p:] {
 		if b != 0 {
-			return errXZOther
+			return errStreaming
 		}
 	}
 	if (len(in)-d.p)%4 != 0 {
@@ -183,7 +184,7 @@ func (d *xzDecoder) block() (uint64, error) {
 	}
 	flags := h[1]
 	if flags&0x3C != 0 || flags&0x03 != 0 {
-		return 0, errXZOther // reserved bits, or more than one filter
+		return 0, errStreaming // reserved bits, or more than one filter
 	}
 	d.p += 2
 	compSize, uncompSize := int64(-1), int64(-1)
@@ -205,7 +206,7 @@ func (d *xzDecoder) block() (uint64, error) {
 	id, ok1 := d.varint()
 	psize, ok2 := d.varint()
 	if !ok1 || !ok2 || id != 0x21 || psize != 1 || d.p >= start+hsize-4 {
-		return 0, errXZOther
+		return 0, errStreaming
 	}
 	dictByte := in[d.p]
 	d.p++

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	uxz "github.com/ulikunitz/xz"
 	"github.com/xi2/xz"
 
@@ -52,7 +53,7 @@ func xi2Decode(in []byte) ([]byte, error) {
 }
 
 // The in-memory decoder gives xi2/xz's bytes on every xz payload of the
-// test data (or hands the stream back as errXZOther).
+// test data (or hands the stream back as errStreaming).
 func TestDecodeXZMatchesXi2(t *testing.T) {
 	payloads := xzPayloads(t, "../testdata", "../../shared/testdata")
 	if len(payloads) == 0 {
@@ -63,7 +64,7 @@ func TestDecodeXZMatchesXi2(t *testing.T) {
 		want, werr := xi2Decode(in)
 		got, err := decodeXZ(context.Background(), in, 1<<40, 0)
 		switch {
-		case errors.Is(err, errXZOther):
+		case errors.Is(err, errStreaming):
 			other++
 		case werr != nil && err == nil:
 			t.Errorf("%s: xi2 fails (%v), decodeXZ does not", p, werr)
@@ -138,13 +139,46 @@ func FuzzDecodeXZ(f *testing.F) {
 		}
 		want, werr := xi2Decode(in)
 		switch {
-		case errors.Is(err, errXZOther):
+		case errors.Is(err, errStreaming):
 		case err == nil && werr != nil:
 			t.Fatalf("decodeXZ accepts what xi2 refuses (%v)", werr)
 		case err == nil && !bytes.Equal(got, want):
 			t.Fatalf("decodeXZ and xi2 differ")
 		case err != nil && werr == nil && len(want) <= limit && !errors.Is(err, ErrTooLarge):
 			t.Fatalf("decodeXZ refuses (%v) what xi2 decodes", err)
+		}
+	})
+}
+
+// FuzzDecodeAllZstd: the whole-buffer zstd path never passes its limit and
+// agrees with the streaming decoder on what it accepts.
+func FuzzDecodeAllZstd(f *testing.F) {
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, data := range [][]byte{nil, []byte("a"), bytes.Repeat([]byte("abcabcabd"), 5000)} {
+		f.Add(enc.EncodeAll(data, nil))
+	}
+	const limit = 1 << 20
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var d Decoders
+		defer d.Close()
+		got, err := d.decodeAllZstd(in, limit, 0)
+		if err != nil {
+			return
+		}
+		if len(got) > limit {
+			t.Fatalf("%d bytes past the limit", len(got))
+		}
+		zr, err := newZstd(bytes.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		want, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("the streaming decoder gives %d bytes, %v; DecodeAll %d", len(want), err, len(got))
 		}
 	})
 }
