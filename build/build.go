@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -159,9 +158,6 @@ type builder struct {
 	// outMu serialises writes to Log and Warn: repo.LoadAll warns from
 	// one goroutine per repository.
 	outMu sync.Mutex
-	// expandedFresh counts the packages expanded from their .rpm (not
-	// found in the expanded-package cache).
-	expandedFresh atomic.Int64
 	// cacheWrites are the cache entries being written in the background:
 	// off the build's critical path, finished before Run returns.
 	cacheWrites sync.WaitGroup
@@ -287,9 +283,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.SourceDateEpoch != nil {
 		mtime = opt.SourceDateEpoch.UTC()
 	}
-	// A build that had to expand a package will most likely make a layer
-	// never made before: it compresses without looking it up first.
-	layer, err := image.Layer(final, image.LayerOptions{ModTime: mtime, Cache: b.newLayerCache(), SkipCacheLookup: b.expandedFresh.Load() > 0})
+	layer, err := image.Layer(final, image.LayerOptions{ModTime: mtime, Cache: b.newLayerCache()})
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}

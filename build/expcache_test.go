@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,5 +226,36 @@ func TestCachePrune(t *testing.T) {
 	runBuild(t, o)
 	if _, err := os.Stat(stale); err != nil {
 		t.Error("pruned twice within a day")
+	}
+}
+
+// A post-build script that rewrites a package's file (same size, so that
+// only the content differs) must not get the layer of the tree before it:
+// the file's known SHA256 is dropped with its old data.
+func TestLayerCacheScriptChangesContent(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	cache := t.TempDir()
+	plain := project(t, catYAML, map[string]string{"rootfs/read/data": "Hello World!\n"})
+	o := opts(t, plain, testRepo(t))
+	o.CacheDir = cache
+	runBuild(t, o)
+	first := fileSHA(t, o.Image)
+
+	script := catYAML + "mock:\n  post-build: |\n    set -e\n    n=$(wc -c < \"$1/usr/bin/cat\")\n    head -c \"$n\" /dev/zero > \"$1/usr/bin/cat\"\n"
+	changed := project(t, script, map[string]string{"rootfs/read/data": "Hello World!\n"})
+	c := opts(t, changed, testRepo(t))
+	c.CacheDir = cache
+	runBuild(t, c)
+	if fileSHA(t, c.Image) == first {
+		t.Fatal("the script's change was lost: the cached layer of the unchanged tree was used")
+	}
+	fresh := opts(t, changed, testRepo(t))
+	fresh.Image = filepath.Join(t.TempDir(), "fresh.tar.gz")
+	runBuild(t, fresh)
+	if fileSHA(t, fresh.Image) != fileSHA(t, c.Image) {
+		t.Error("the build with the shared cache differs from one with a fresh cache")
 	}
 }

@@ -259,7 +259,6 @@ func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCa
 			os.Remove(file)
 		}
 	}
-	b.expandedFresh.Add(1)
 	rc, err := idx.Open(ctx, p)
 	if err != nil {
 		return nil, mention(err, "fetch "+p.NEVRA(), p.NEVRA())

@@ -19,11 +19,12 @@ import (
 )
 
 // layerCache keeps compressed layers in CACHE/layers/, one file per
-// image.LayerCacheKey: the sha256 (hex) of the gzip bytes and their
-// CRC-32C on the first line, then the bytes. A warm build whose tree is
-// unchanged then only hashes its tar instead of compressing it (a third of
-// a warm build). The CRC catches a damaged entry (reported, removed,
-// written again) for a tenth of the cost of hashing the bytes again.
+// image.LayerCacheKey: the sha256 (hex) of the gzip bytes, the diffID and
+// the bytes' CRC-32C on the first line, then the bytes. A warm build whose
+// tree is unchanged then neither compresses nor hashes its layer: the key
+// comes from the tar headers and the files' digests, which RPM headers
+// provide. The CRC catches a damaged entry (reported, removed, written
+// again) for a tenth of the cost of hashing the bytes again.
 type layerCache struct {
 	b     *builder
 	dir   string
@@ -52,28 +53,34 @@ func (c *layerCache) path(key string) string {
 	}, key))
 }
 
-func (c *layerCache) Get(key string) ([]byte, string, bool) {
+func (c *layerCache) Get(key string) ([]byte, string, string, bool) {
 	data, err := os.ReadFile(c.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", false
+		return nil, "", "", false
 	}
 	if err != nil {
 		c.bad(key, err)
-		return nil, "", false
+		return nil, "", "", false
 	}
 	line, gz, _ := bytes.Cut(data, []byte("\n"))
-	digest, sum, _ := strings.Cut(string(line), " ")
-	crc, err := strconv.ParseUint(sum, 16, 32)
-	if _, herr := hex.DecodeString(digest); herr != nil || len(digest) != 64 || err != nil {
+	f := strings.Fields(string(line))
+	if len(f) != 3 || !isHexDigest(f[0]) || !isHexDigest(f[1]) {
 		c.bad(key, errors.New("no digest line"))
-		return nil, "", false
+		return nil, "", "", false
 	}
-	if crc32.Checksum(gz, crc32.MakeTable(crc32.Castagnoli)) != uint32(crc) {
+	crc, err := strconv.ParseUint(f[2], 16, 32)
+	if err != nil || crc32.Checksum(gz, crc32.MakeTable(crc32.Castagnoli)) != uint32(crc) {
 		c.bad(key, errors.New("CRC-32C mismatch"))
-		return nil, "", false
+		return nil, "", "", false
 	}
 	touchCacheEntry(c.path(key), c.now)
-	return gz, digest, true
+	return gz, f[0], f[1], true
+}
+
+// isHexDigest reports whether s is a sha256 in hex.
+func isHexDigest(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && len(s) == 64
 }
 
 // bad warns about a damaged entry and removes it.
@@ -83,11 +90,11 @@ func (c *layerCache) bad(key string, err error) {
 }
 
 // Put writes the entry in the background.
-func (c *layerCache) Put(key string, gz []byte, digest string) {
+func (c *layerCache) Put(key string, gz []byte, digest, diffID string) {
 	c.b.inBackground(func() {
 		c.sweep.Do(func() { sweepCacheTemps(c.dir) })
 		err := writeCacheFile(c.path(key), func(w io.Writer) error {
-			if _, err := fmt.Fprintf(w, "%s %08x\n", digest, crc32.Checksum(gz, crc32.MakeTable(crc32.Castagnoli))); err != nil {
+			if _, err := fmt.Fprintf(w, "%s %s %08x\n", digest, diffID, crc32.Checksum(gz, crc32.MakeTable(crc32.Castagnoli))); err != nil {
 				return err
 			}
 			_, err := w.Write(gz)

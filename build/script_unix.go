@@ -283,7 +283,7 @@ func (m *materialised) readBack(t *fstree.Tree, pkg string) (scriptChanges, erro
 				return err
 			}
 			if !bytes.Equal(data, n.Data) {
-				n.Data = data
+				n.Data, n.SHA256 = data, nil
 				// As the kernel does on a write: changed content loses
 				// its capabilities.
 				delete(n.Xattrs, capabilityXattr)

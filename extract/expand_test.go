@@ -3,6 +3,7 @@ package extract_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
@@ -54,6 +55,21 @@ func disagreement(rpm []byte, opt extract.Options, tree *fstree.Tree, info *extr
 	}
 	if !reflect.DeepEqual(tree.Ghosts(), t2.Ghosts()) {
 		return fmt.Sprintf("ghosts %v vs %v", tree.Ghosts(), t2.Ghosts())
+	}
+	// Inode.SHA256, where set, is the data's digest.
+	for _, t := range []*fstree.Tree{tree, t2} {
+		bad := ""
+		t.Walk("/", func(p string, n *fstree.Inode) error {
+			if n.SHA256 != nil {
+				if sum := sha256.Sum256(n.Data); !bytes.Equal(sum[:], n.SHA256) {
+					bad = p
+				}
+			}
+			return nil
+		})
+		if bad != "" {
+			return fmt.Sprintf("%s: SHA256 is not the data's digest", bad)
+		}
 	}
 	owners := func(t *fstree.Tree) map[string]string {
 		m := map[string]string{}
@@ -197,4 +213,19 @@ func FuzzApplyExpanded(f *testing.F) {
 			t.Fatal("no info and no error")
 		}
 	})
+}
+
+// Files of packages with SHA-256 file digests carry them in the tree.
+func TestInodeSHA256(t *testing.T) {
+	tree, _, err := extractBytes(mustBuild(t, demo()), extract.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := tree.Lookup("/usr/bin/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(n.Data); !bytes.Equal(n.SHA256, sum[:]) {
+		t.Errorf("SHA256 %x, want %x", n.SHA256, sum)
+	}
 }

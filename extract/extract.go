@@ -38,6 +38,8 @@ package extract
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -488,6 +490,12 @@ func (x *extractor) regular(cr *cpioReader, e *cpioEntry, idx int, label string)
 	n, err := x.tree.WriteFile(f.path, data, fstree.GoMode(f.mode&modePerms), fstree.Owner{User: f.user, Group: f.group}, x.pkg)
 	if err != nil {
 		return fmt.Errorf("entry %s: %w", label, err)
+	}
+	if f.digest != "" && x.files.algo == algoSHA256 {
+		// Checked above, or by Expand (digestsChecked).
+		if sum, err := hex.DecodeString(f.digest); err == nil && len(sum) == sha256.Size {
+			n.SHA256 = sum
+		}
 	}
 	x.info.Regular++
 	if err := x.setCaps(n, f, label); err != nil {

@@ -319,6 +319,9 @@ func checkName(name string) error {
 	return nil
 }
 
+// algoSHA256 is rpm's (PGP's) number for SHA-256 file digests.
+const algoSHA256 = 8
+
 // newHash returns the hash for an rpm (PGP) digest algorithm number, nil
 // when unknown.
 func newHash(algo uint64) hash.Hash {
@@ -327,7 +330,7 @@ func newHash(algo uint64) hash.Hash {
 		return md5.New()
 	case 2:
 		return sha1.New()
-	case 8:
+	case algoSHA256:
 		return sha256.New()
 	case 9:
 		return sha512.New384()

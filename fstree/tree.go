@@ -66,6 +66,11 @@ type Inode struct {
 	Owner Owner
 	// Data is the content of a regular file.
 	Data []byte
+	// SHA256, when not nil, is the sha256 of Data, known without hashing
+	// it (an RPM header's file digest, checked when the file was
+	// extracted). Whoever changes Data must set it to nil (or to the new
+	// digest): image uses it to name a layer without reading the data.
+	SHA256 []byte
 	// Target is the link target of a symlink, verbatim.
 	Target string
 	// Xattrs holds extended attributes, e.g. "security.capability".

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,32 +48,28 @@ type LayerOptions struct {
 	// reuses the gzip bytes found there instead of compressing again; it
 	// Puts what it compressed otherwise. nil means no cache.
 	Cache LayerCache
-	// SkipCacheLookup, with a Cache, compresses without looking the layer
-	// up first, and Puts the result. Looking up costs a pass over the tree
-	// that only hashes the tar, and a miss then compresses in a second
-	// pass; a caller that expects a miss (say its packages were not
-	// cached either) saves that pass by skipping the lookup.
-	SkipCacheLookup bool
 }
 
 // LayerCache stores compressed layers by LayerCacheKey, with the sha256
-// (hex) of the compressed bytes recorded beside them. Get returns exactly
-// what Put stored under key, or ok false: the cache checks its entries'
-// integrity itself (a checksum is cheaper than hashing the layer again,
-// a warm build's largest cost) and drops damaged ones. The layer keeps the
-// slices passed to and returned by the cache: neither side may modify
-// them afterwards.
+// (hex) of the compressed bytes and the diffID recorded beside them. Get
+// returns exactly what Put stored under key, or ok false: the cache checks
+// its entries' integrity itself (a checksum is cheaper than hashing the
+// layer again, a warm build's largest cost) and drops damaged ones. The
+// layer keeps the slices passed to and returned by the cache: neither side
+// may modify them afterwards.
 type LayerCache interface {
-	Get(key string) (gz []byte, digestHex string, ok bool)
-	Put(key string, gz []byte, digestHex string)
+	Get(key string) (gz []byte, digestHex, diffIDHex string, ok bool)
+	Put(key string, gz []byte, digestHex, diffIDHex string)
 }
 
-// LayerCacheKey names the compressed form of the uncompressed layer tar
-// with the given diffID (hex): everything that decides the compressed
-// bytes (compressor and its version, level, parallel block size) is part
-// of it.
-func LayerCacheKey(diffIDHex string) string {
-	return fmt.Sprintf("%s-gzip%d-b%d-%s", diffIDHex, layerLevel, gzipBlockSize, layerCompressor)
+// LayerCacheKey names the compressed layer of a tree by the tree's
+// content key (hex): the sha256 of the layer tar with every file's data
+// replaced by its sha256 (fstree.Inode.SHA256 when known, so that the key
+// costs no pass over data that RPM headers already digest). Everything
+// else that decides the compressed bytes (compressor and its version,
+// level, parallel block size) is part of the name.
+func LayerCacheKey(contentKeyHex string) string {
+	return fmt.Sprintf("%s-gzip%d-b%d-%s", contentKeyHex, layerLevel, gzipBlockSize, layerCompressor)
 }
 
 // Layer writes the whole tree (except the root directory itself) as one
@@ -82,34 +79,27 @@ func LayerCacheKey(diffIDHex string) string {
 // the number of CPUs.
 func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 	mtime := fixedTime(opt.ModTime)
-	diff := sha256.New()
+	var key, digest, diffID string
 	var gz []byte
-	var diffID, digest string
-	if opt.Cache != nil && !opt.SkipCacheLookup {
-		// The diffID first (the tar is not kept), then the compressed form
-		// from the cache or, failing that, from writing the tar again.
-		if err := writeLayerTar(tree, mtime, diff); err != nil {
+	if opt.Cache != nil {
+		kh := sha256.New()
+		if err := writeLayerTar(tree, mtime, kh, true); err != nil {
 			return nil, fmt.Errorf("writing layer: %w", err)
 		}
-		diffID = hex.EncodeToString(diff.Sum(nil))
-		if cached, want, ok := opt.Cache.Get(LayerCacheKey(diffID)); ok {
-			gz, digest = cached, want
-		}
+		key = LayerCacheKey(hex.EncodeToString(kh.Sum(nil)))
+		gz, digest, diffID, _ = opt.Cache.Get(key)
 	}
 	if gz == nil {
-		var tarHash io.Writer
-		if diffID == "" {
-			tarHash = diff
-		}
+		diff := sha256.New()
 		var err error
-		if gz, err = compressLayer(tree, mtime, tarHash); err != nil {
+		if gz, err = compressLayer(tree, mtime, diff); err != nil {
 			return nil, err
 		}
 		diffID = hex.EncodeToString(diff.Sum(nil))
 		sum := sha256.Sum256(gz)
 		digest = hex.EncodeToString(sum[:])
 		if opt.Cache != nil {
-			opt.Cache.Put(LayerCacheKey(diffID), gz, digest)
+			opt.Cache.Put(key, gz, digest, diffID)
 		}
 	}
 	return &memLayer{
@@ -129,7 +119,7 @@ func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer) ([]byte, 
 	if diff != nil {
 		w = io.MultiWriter(zw, diff)
 	}
-	err := writeLayerTar(tree, mtime, w)
+	err := writeLayerTar(tree, mtime, w, false)
 	// Closed even after an error: it waits for the blocks in flight.
 	if cerr := zw.Close(); err == nil {
 		err = cerr
@@ -141,8 +131,11 @@ func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer) ([]byte, 
 }
 
 // writeLayerTar writes the whole tree (except the root directory itself)
-// as a PAX tar to w.
-func writeLayerTar(tree *fstree.Tree, mtime time.Time, w io.Writer) error {
+// as a PAX tar to w. With contentKey, each file's data is replaced by its
+// sha256 (and its size recorded in a PAX record, SMITH.size): the same
+// headers, built by the same code, so that the content key covers every
+// attribute of the layer.
+func writeLayerTar(tree *fstree.Tree, mtime time.Time, w io.Writer, contentKey bool) error {
 	tw := tar.NewWriter(w)
 	first := map[*fstree.Inode]string{} // hardlink groups: inode -> first name
 	err := tree.Walk("/", func(p string, n *fstree.Inode) error {
@@ -177,11 +170,22 @@ func writeLayerTar(tree *fstree.Tree, mtime time.Time, w io.Writer) error {
 			hdr.Typeflag = tar.TypeReg
 			hdr.Size = int64(len(n.Data))
 			data = n.Data
+			if contentKey {
+				data = n.SHA256
+				if len(data) != sha256.Size {
+					sum := sha256.Sum256(n.Data)
+					data = sum[:]
+				}
+				hdr.Size = int64(len(data))
+				hdr.PAXRecords = map[string]string{"SMITH.size": strconv.Itoa(len(n.Data))}
+			}
 		default:
 			return fmt.Errorf("%s: unsupported inode kind %v", p, n.Kind)
 		}
 		if hdr.Typeflag != tar.TypeLink && len(n.Xattrs) > 0 {
-			hdr.PAXRecords = make(map[string]string, len(n.Xattrs))
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = make(map[string]string, len(n.Xattrs))
+			}
 			// archive/tar writes PAX records sorted by key.
 			for _, k := range sortedKeys(n.Xattrs) {
 				hdr.PAXRecords["SCHILY.xattr."+k] = string(n.Xattrs[k])

@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"math/rand"
@@ -15,24 +16,24 @@ import (
 
 // memCache is a LayerCache in memory that counts its calls.
 type memCache struct {
-	gz         map[string][]byte
-	digest     map[string]string
-	gets, puts int
+	gz             map[string][]byte
+	digest, diffID map[string]string
+	gets, puts     int
 }
 
 func newMemCache() *memCache {
-	return &memCache{gz: map[string][]byte{}, digest: map[string]string{}}
+	return &memCache{gz: map[string][]byte{}, digest: map[string]string{}, diffID: map[string]string{}}
 }
 
-func (c *memCache) Get(k string) ([]byte, string, bool) {
+func (c *memCache) Get(k string) ([]byte, string, string, bool) {
 	c.gets++
 	g, ok := c.gz[k]
-	return g, c.digest[k], ok
+	return g, c.digest[k], c.diffID[k], ok
 }
 
-func (c *memCache) Put(k string, gz []byte, d string) {
+func (c *memCache) Put(k string, gz []byte, d, id string) {
 	c.puts++
-	c.gz[k], c.digest[k] = gz, d
+	c.gz[k], c.digest[k], c.diffID[k] = gz, d, id
 }
 
 // layerParts is what a layer is: its hashes and compressed bytes.
@@ -101,35 +102,61 @@ func TestLayerCache(t *testing.T) {
 			if len(c.gz) != 1 || c.gets != 2 || c.puts != 1 {
 				t.Errorf("cache: %d entries, %d gets, %d puts", len(c.gz), c.gets, c.puts)
 			}
-			key := LayerCacheKey(want.diffID)
-			if !bytes.Equal(c.gz[key], want.gz) || c.digest[key] != want.digest {
-				t.Errorf("the entry under %s is not the layer", key)
+			for key := range c.gz {
+				if !bytes.Equal(c.gz[key], want.gz) || c.digest[key] != want.digest || c.diffID[key] != want.diffID {
+					t.Errorf("the entry under %s is not the layer", key)
+				}
 			}
 		})
 	}
 }
 
-// SkipCacheLookup compresses without a Get, still Puts, and gives the
-// same layer; a later lookup hits what it Put.
-func TestLayerCacheSkipLookup(t *testing.T) {
-	for name, tree := range cacheTrees(t) {
-		t.Run(name, func(t *testing.T) {
-			want := layerOf(t, tree, LayerOptions{})
-			c := newMemCache()
-			if got := layerOf(t, tree, LayerOptions{Cache: c, SkipCacheLookup: true}); !got.equal(want) {
-				t.Errorf("skipping the lookup: %s %s, want %s %s", got.digest, got.diffID, want.digest, want.diffID)
-			}
-			if c.gets != 0 || c.puts != 1 || !bytes.Equal(c.gz[LayerCacheKey(want.diffID)], want.gz) {
-				t.Errorf("skipping the lookup: %d gets, %d puts", c.gets, c.puts)
-			}
-			if got := layerOf(t, tree, LayerOptions{Cache: c}); !got.equal(want) || c.gets != 1 || c.puts != 1 {
-				t.Errorf("lookup after: %d gets, %d puts", c.gets, c.puts)
-			}
-			// Without a cache the option does nothing.
-			if got := layerOf(t, tree, LayerOptions{SkipCacheLookup: true}); !got.equal(want) {
-				t.Error("SkipCacheLookup without a cache changed the layer")
-			}
-		})
+// The content key tells trees apart by everything that goes into the
+// layer: a file's content (same size), mode, owner, xattr, a link target,
+// a hardlink; and a file whose SHA256 is given keys as one whose data is
+// hashed. A false hit would serve another tree's layer.
+func TestLayerCacheContentKey(t *testing.T) {
+	build := func(mutate func(tr *fstree.Tree, n *fstree.Inode)) *fstree.Tree {
+		tr := fstree.New()
+		if err := tr.Mkdir("/a", 0o755, fstree.Owner{}, ""); err != nil {
+			t.Fatal(err)
+		}
+		n, err := tr.WriteFile("/a/f", []byte("hello world"), 0o644, fstree.Owner{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Symlink("f", "/a/l", fstree.Owner{}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if mutate != nil {
+			mutate(tr, n)
+		}
+		return tr
+	}
+	c := newMemCache()
+	base := layerOf(t, build(nil), LayerOptions{Cache: c})
+	for name, mutate := range map[string]func(tr *fstree.Tree, n *fstree.Inode){
+		"content":  func(_ *fstree.Tree, n *fstree.Inode) { n.Data = []byte("hello WORLD") },
+		"mode":     func(_ *fstree.Tree, n *fstree.Inode) { n.Mode = 0o755 },
+		"owner":    func(_ *fstree.Tree, n *fstree.Inode) { n.Owner.UID = 10 },
+		"xattr":    func(_ *fstree.Tree, n *fstree.Inode) { n.Xattrs = map[string][]byte{"user.x": []byte("1")} },
+		"target":   func(tr *fstree.Tree, _ *fstree.Inode) { tr.Remove("/a/l"); tr.Symlink("g", "/a/l", fstree.Owner{}, "") },
+		"hardlink": func(tr *fstree.Tree, n *fstree.Inode) { tr.Link(n, "/a/h") },
+	} {
+		want := layerOf(t, build(mutate), LayerOptions{})
+		got := layerOf(t, build(mutate), LayerOptions{Cache: c})
+		if !got.equal(want) || got.equal(base) {
+			t.Errorf("%s: the cache served another tree's layer", name)
+		}
+	}
+	// A known digest keys like a computed one: a hit.
+	puts := c.puts
+	got := layerOf(t, build(func(_ *fstree.Tree, n *fstree.Inode) {
+		sum := sha256.Sum256(n.Data)
+		n.SHA256 = sum[:]
+	}), LayerOptions{Cache: c})
+	if !got.equal(base) || c.puts != puts {
+		t.Errorf("a file with its SHA256 given missed the cache (%d puts, %d before)", c.puts, puts)
 	}
 }
 
