@@ -38,13 +38,11 @@ var ErrBadExpanded = errors.New("damaged or foreign expanded package")
 
 // Expand reads one .rpm from r and decompresses its payload into memory
 // (at most opt.MaxBytes), checking what the decompressor checks (read to
-// its end). The header and file list are validated as Package does; the
-// cpio archive itself is read only by Apply.
+// its end). The header and file list are validated as Package does, and
+// the regular files' data against the header's digests (verifyFiles);
+// everything else in the cpio archive is Apply's to check.
 func Expand(ctx context.Context, r io.Reader, opt Options) (*Expanded, error) {
-	x := &extractor{opt: opt, info: &Info{}}
-	if x.opt.MaxBytes <= 0 {
-		x.opt.MaxBytes = DefaultMaxBytes
-	}
+	x := newExtractor(nil, opt)
 	e, err := x.expand(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("extract %s: %w", x.label(), err)
@@ -60,13 +58,17 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 	if err := x.prepare(h); err != nil {
 		return nil, err
 	}
+	comp, err := x.payloadCompressor(h, br)
+	if err != nil {
+		return nil, err
+	}
 	hint := min(x.files.payloadBound(), x.opt.MaxBytes, maxPresize)
-	payload, err := x.expandInMemory(ctx, h, &br, hint)
+	payload, err := x.expandInMemory(ctx, comp, &br, hint)
 	if err != nil {
 		return nil, err
 	}
 	if payload == nil {
-		dr, closeDR, err := x.decompress(h, br)
+		dr, closeDR, err := x.decompress(comp, br)
 		if err != nil {
 			return nil, err
 		}
@@ -86,14 +88,8 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 // DecodeAll, a quarter faster than the streaming reader. It returns nil
 // (and *br reading the same bytes again) for other payloads and for xz
 // streams decodeXZ leaves to the streaming decoder.
-func (x *extractor) expandInMemory(ctx context.Context, h *header, br **bufio.Reader, hint int64) ([]byte, error) {
-	tag, err := h.str(tagPayloadCompressor)
-	if err != nil {
-		return nil, err
-	}
-	head, _ := (*br).Peek(8)
-	comp, err := chooseCompressor(tag, head)
-	if err != nil || (comp != compXZ && comp != compZstd) {
+func (x *extractor) expandInMemory(ctx context.Context, comp string, br **bufio.Reader, hint int64) ([]byte, error) {
+	if comp != compXZ && comp != compZstd {
 		return nil, nil
 	}
 	// A compressed payload is not much larger than the decompressed one
@@ -103,7 +99,6 @@ func (x *extractor) expandInMemory(ctx context.Context, h *header, br **bufio.Re
 	if err != nil {
 		return nil, payloadError("while reading", err)
 	}
-	x.info.Payload = comp
 	var out []byte
 	if comp == compZstd {
 		out, err = x.opt.Decoders.decodeAllZstd(in, x.opt.MaxBytes, int(hint))
@@ -214,10 +209,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // stored Expanded is protected by its CRC). The tree's file data are
 // slices of e.Payload, not copies: e must not be changed afterwards.
 func Apply(ctx context.Context, tree *fstree.Tree, e *Expanded, opt Options) (*Info, error) {
-	x := &extractor{tree: tree, opt: opt, info: &Info{}, digestsChecked: true}
-	if x.opt.MaxBytes <= 0 {
-		x.opt.MaxBytes = DefaultMaxBytes
-	}
+	x := newExtractor(tree, opt)
+	x.digestsChecked = true
 	if err := x.apply(ctx, e); err != nil {
 		return nil, fmt.Errorf("extract %s: %w", x.label(), err)
 	}

@@ -121,14 +121,20 @@ func (i *Info) NEVRA() string {
 // Package streams one .rpm from r into tree. See the package documentation
 // for what is checked and created.
 func Package(ctx context.Context, tree *fstree.Tree, r io.Reader, opt Options) (*Info, error) {
-	x := &extractor{tree: tree, opt: opt, info: &Info{}}
-	if x.opt.MaxBytes <= 0 {
-		x.opt.MaxBytes = DefaultMaxBytes
-	}
+	x := newExtractor(tree, opt)
 	if err := x.run(ctx, r); err != nil {
 		return nil, fmt.Errorf("extract %s: %w", x.label(), err)
 	}
 	return x.info, nil
+}
+
+// newExtractor returns an extractor into tree (nil for Expand), with
+// Options' defaults applied.
+func newExtractor(tree *fstree.Tree, opt Options) *extractor {
+	if opt.MaxBytes <= 0 {
+		opt.MaxBytes = DefaultMaxBytes
+	}
+	return &extractor{tree: tree, opt: opt, info: &Info{}}
 }
 
 type extractor struct {
@@ -151,7 +157,11 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	if err := x.prepare(h); err != nil {
 		return err
 	}
-	dr, closeDR, err := x.decompress(h, br)
+	comp, err := x.payloadCompressor(h, br)
+	if err != nil {
+		return err
+	}
+	dr, closeDR, err := x.decompress(comp, br)
 	if err != nil {
 		return err
 	}
@@ -196,19 +206,22 @@ func (x *extractor) prepare(h *header) error {
 	return nil
 }
 
-// decompress chooses the payload's decompressor and returns the
-// decompressed stream, limited to MaxBytes.
-func (x *extractor) decompress(h *header, br *bufio.Reader) (io.Reader, func(), error) {
+// payloadCompressor names the payload's compressor (Info.Payload): from
+// its magic bytes, from the header's tag for lzma, which has none.
+func (x *extractor) payloadCompressor(h *header, br *bufio.Reader) (string, error) {
 	tag, err := h.str(tagPayloadCompressor)
 	if err != nil {
-		return nil, nil, err
+		return "", err
 	}
 	head, _ := br.Peek(8)
 	comp, err := chooseCompressor(tag, head)
-	if err != nil {
-		return nil, nil, err
-	}
 	x.info.Payload = comp
+	return comp, err
+}
+
+// decompress returns the payload decompressed with comp, limited to
+// MaxBytes.
+func (x *extractor) decompress(comp string, br *bufio.Reader) (io.Reader, func(), error) {
 	var src io.Reader = br
 	if comp == compXZ {
 		src = shrinkXZDict(br, x.files.payloadBound())
