@@ -126,7 +126,7 @@ func (b *builder) installDebuginfo(ctx context.Context, inst *installed, staging
 		}
 	}
 	b.logf("mock.debuginfo: installing %d packages", len(add))
-	if err := b.extractAll(ctx, inst.idx, add, staging); err != nil {
+	if err := b.extractAll(ctx, inst.idx, b.newExpandedCache(inst.idx), add, staging); err != nil {
 		return nil, err
 	}
 	return add, nil

@@ -18,7 +18,7 @@ import (
 // expandedCache keeps the packages that builds extracted, decompressed
 // (extract.Expanded), in CACHE/expanded/: a warm build applies them
 // without decompressing again, which was most of its time (xz payloads
-// decode at ~60 MB/s). An entry is named by the package's checksum and by
+// decode at ~50 MB/s). An entry is named by the package's checksum and by
 // what vouched for the package's bytes (repo.Index.PackageTrust), so one
 // made without a signature check never serves a build that asks for one.
 // Entries carry a CRC-32C; a damaged one is reported, removed and made

@@ -112,9 +112,10 @@ func (b *builder) install(ctx context.Context) (*installed, error) {
 		b.logf("-f: no saved install of this package set yet; installing")
 	}
 	b.logf("installing %d packages", len(pkgs))
-	b.expectDownloads(idx, b.notExpanded(idx, pkgs))
+	cache := b.newExpandedCache(idx)
+	b.expectDownloads(idx, notExpanded(cache, pkgs))
 	t := fstree.New()
-	if err := b.extractAll(ctx, idx, pkgs, t); err != nil {
+	if err := b.extractAll(ctx, idx, cache, pkgs, t); err != nil {
 		return nil, err
 	}
 	if b.opt.Fast {
@@ -161,17 +162,16 @@ type expanded struct {
 }
 
 // extractAll expands the packages on `workers` goroutines (fetched,
-// verified and decompressed, or read from the expanded-package cache),
+// verified and decompressed, or read from cache, which may be nil),
 // largest first, and applies them to t one by one in the order of pkgs as
 // they become ready. Largest first because one big xz payload can take
 // longer than all the others together: started last, it would keep the
 // build waiting alone. Holding expanded packages until their turn costs
 // little memory: applying them adds no copy (the tree keeps slices of the
 // payloads), so they would be held by the tree anyway.
-func (b *builder) extractAll(ctx context.Context, idx *repo.Index, pkgs []*repo.Package, t *fstree.Tree) error {
+func (b *builder) extractAll(ctx context.Context, idx *repo.Index, cache *expandedCache, pkgs []*repo.Package, t *fstree.Tree) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cache := b.newExpandedCache(idx)
 	results := make([]chan expanded, len(pkgs))
 	for i := range results {
 		results[i] = make(chan expanded, 1)
@@ -234,8 +234,7 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, pkgs []*repo.
 
 // notExpanded returns the packages of pkgs that the expanded-package cache
 // does not hold: those the build may have to download.
-func (b *builder) notExpanded(idx *repo.Index, pkgs []*repo.Package) []*repo.Package {
-	cache := b.newExpandedCache(idx)
+func notExpanded(cache *expandedCache, pkgs []*repo.Package) []*repo.Package {
 	var out []*repo.Package
 	for _, p := range pkgs {
 		if !cache.has(p) {
