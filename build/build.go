@@ -22,6 +22,7 @@ import (
 	"github.com/smith-build/smith/elf"
 	"github.com/smith-build/smith/fstree"
 	"github.com/smith-build/smith/image"
+	"github.com/smith-build/smith/internal/redact"
 	"github.com/smith-build/smith/repo"
 )
 
@@ -341,14 +342,14 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	b.pruneCaches()
 	res := &Result{Image: out, Digest: digest.String(), Packages: nevras, Arch: ociArch, Format: opt.Format}
 	if opt.Push != "" {
-		b.logf("pushing to %s", image.RedactURL(opt.Push))
+		b.logf("pushing to %s", redact.URL(opt.Push))
 		pushed, err := image.Push(ctx, img, opt.Push, image.PushOptions{RemoteOptions: b.remoteOptions()})
 		if err != nil {
 			// The build itself succeeded: say that its output is there.
 			return nil, fmt.Errorf("%s written, but %w", out, err)
 		}
 		res.Pushed = pushed.String()
-		b.logf("pushed %s (%s)", image.RedactURL(opt.Push), pushed)
+		b.logf("pushed %s (%s)", redact.URL(opt.Push), pushed)
 	}
 	return res, nil
 }
@@ -376,7 +377,7 @@ func (b *builder) remoteOptions() image.RemoteOptions {
 // carry a ":TAG" suffix, as in the original smith: the image named TAG (or
 // ending in ":TAG") is chosen; ":latest" also takes the only image.
 func (b *builder) openImage(ctx context.Context, field, ref string) (v1.Image, error) {
-	shown := repo.Redact(ref)
+	shown := redact.URL(ref)
 	src, tag := ref, ""
 	if !image.IsRemote(ref) {
 		src = b.path(ref)
@@ -388,7 +389,7 @@ func (b *builder) openImage(ctx context.Context, field, ref string) (v1.Image, e
 			}
 		}
 	}
-	b.logf("reading %s image %s", field, repo.Redact(src))
+	b.logf("reading %s image %s", field, redact.URL(src))
 	ro := b.remoteOptions()
 	if tag != image.RefLatest {
 		// ":latest" keeps choosing the image named latest or the only
@@ -439,13 +440,13 @@ func (b *builder) openSource(ctx context.Context) (*source, error) {
 	}
 	cf, err := image.ConfigOf(img)
 	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", repo.Redact(ref), err)
+		return nil, fmt.Errorf("package %s: %w", redact.URL(ref), err)
 	}
 	// A single-platform image is what it is, whatever the host; but an
 	// architecture asked for (--arch, arch:) must be the image's.
 	if asked := firstNonEmpty(b.opt.Arch, b.cfg.Arch); asked != "" && cf.Architecture != "" {
 		if arch, _ := image.ArchToOCI(b.arch); cf.Architecture != arch {
-			return nil, fmt.Errorf("package %s is a %s image but %s was asked for", repo.Redact(ref), cf.Architecture, asked)
+			return nil, fmt.Errorf("package %s is a %s image but %s was asked for", redact.URL(ref), cf.Architecture, asked)
 		}
 	}
 	s := &source{ref: ref, img: img, config: cf}
@@ -475,11 +476,11 @@ func (b *builder) buildTree(ctx context.Context, runAs RunAs, nss bool, src *sou
 	var inst *installed
 	closureOpt := elf.Options{Warn: func(s string) { b.warnf("%s", s) }}
 	if src != nil {
-		b.logf("unpacking %s", repo.Redact(src.ref))
+		b.logf("unpacking %s", redact.URL(src.ref))
 		// --max-size bounds the image's layers together: they are one
 		// package here.
 		if err := image.UnpackWith(ctx, src.img, staging, image.UnpackOptions{MaxBytes: b.opt.MaxSize}); err != nil {
-			return nil, nil, fmt.Errorf("package %s: %w", repo.Redact(src.ref), err)
+			return nil, nil, fmt.Errorf("package %s: %w", redact.URL(src.ref), err)
 		}
 		if b.opt.Fast {
 			b.logf("-f: an OCI source is unpacked every time")
@@ -698,7 +699,7 @@ func (b *builder) layout(img v1.Image, nevras []string, arch, variant string) (i
 func checkSupported(c *Config) error {
 	switch {
 	case c.Type == TypeOCI && len(c.Mock.Deps) > 0:
-		return fmt.Errorf("mock.deps: package: is an OCI image (%s); RPM packages cannot be installed into it", repo.Redact(c.Packages[0]))
+		return fmt.Errorf("mock.deps: package: is an OCI image (%s); RPM packages cannot be installed into it", redact.URL(c.Packages[0]))
 	case len(c.Packages) == 0 && len(c.Paths) > 0:
 		return fmt.Errorf("paths given but no package to take them from")
 	}
@@ -722,14 +723,14 @@ func (b *builder) platform(installed []*repo.Package, parent v1.Image, src *sour
 	if src != nil && src.config.Architecture != "" {
 		// openSource checked it against --arch and arch:.
 		arch, variant = src.config.Architecture, src.config.Variant
-		own = "package " + repo.Redact(src.ref) + " is a " + arch + " image"
+		own = "package " + redact.URL(src.ref) + " is a " + arch + " image"
 	}
 	if parent == nil {
 		return arch, variant, nil
 	}
 	cf, err := parent.ConfigFile()
 	if err != nil {
-		return "", "", fmt.Errorf("parent %s: %w", repo.Redact(b.cfg.Parent), err)
+		return "", "", fmt.Errorf("parent %s: %w", redact.URL(b.cfg.Parent), err)
 	}
 	switch {
 	case cf.Architecture == "":
@@ -737,7 +738,7 @@ func (b *builder) platform(installed []*repo.Package, parent v1.Image, src *sour
 	case own == "":
 		return cf.Architecture, cf.Variant, nil
 	case cf.Architecture != arch:
-		return "", "", fmt.Errorf("parent %s is a %s image but %s", repo.Redact(b.cfg.Parent), cf.Architecture, own)
+		return "", "", fmt.Errorf("parent %s is a %s image but %s", redact.URL(b.cfg.Parent), cf.Architecture, own)
 	}
 	return arch, variant, nil
 }

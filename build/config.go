@@ -17,7 +17,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/smith-build/smith/image"
-	"github.com/smith-build/smith/repo"
+	"github.com/smith-build/smith/internal/redact"
 )
 
 // Config is the typed content of a smith.yaml. It is the domain view: the
@@ -698,7 +698,7 @@ type specRepo struct {
 // are redacted: the blob ends up inside a published image.
 func (c *Config) SpecJSON() ([]byte, error) {
 	s := specJSON{
-		Type: c.Type, Paths: c.Paths, Excludes: c.Excludes, Parent: repo.Redact(c.Parent),
+		Type: c.Type, Paths: c.Paths, Excludes: c.Excludes, Parent: redact.URL(c.Parent),
 		NSS: c.NSS, Root: c.Root, User: c.User, Groups: c.Groups, Mounts: c.Mounts,
 		Entrypoint: c.Entrypoint, Cmd: c.Cmd, Dir: c.Dir, Env: c.Env, Labels: c.Labels,
 		Arch: c.Arch, ExcludePackages: c.ExcludePackages, KeepCaps: c.KeepCaps,
@@ -706,11 +706,11 @@ func (c *Config) SpecJSON() ([]byte, error) {
 	switch len(c.Packages) {
 	case 0:
 	case 1:
-		s.Package = repo.Redact(c.Packages[0])
+		s.Package = redact.URL(c.Packages[0])
 	default:
 		pk := make([]string, len(c.Packages))
 		for i, p := range c.Packages {
-			pk[i] = repo.Redact(p)
+			pk[i] = redact.URL(p)
 		}
 		s.Package = pk
 	}
@@ -727,10 +727,10 @@ func (c *Config) SpecJSON() ([]byte, error) {
 	for _, r := range c.Repos {
 		sr := specRepo{Name: r.Name, GPGCheck: r.GPGCheck}
 		for _, u := range r.BaseURLs {
-			sr.BaseURL = append(sr.BaseURL, repo.Redact(u))
+			sr.BaseURL = append(sr.BaseURL, redact.URL(u))
 		}
 		for _, u := range r.GPGKeys {
-			sr.GPGKey = append(sr.GPGKey, repo.Redact(u))
+			sr.GPGKey = append(sr.GPGKey, redact.URL(u))
 		}
 		s.Repos = append(s.Repos, sr)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smith-build/smith/internal/redact"
 	"github.com/smith-build/smith/repo"
 )
 
@@ -391,7 +392,7 @@ func (b *builder) loadRepos(ctx context.Context, srcs []repo.Source) ([]*repo.Re
 		return nil, err
 	}
 	for _, r := range repos {
-		b.logf("repository %s: %d packages from %s", r.Source.ID, len(r.Packages), repo.Redact(r.BaseURL))
+		b.logf("repository %s: %d packages from %s", r.Source.ID, len(r.Packages), redact.URL(r.BaseURL))
 	}
 	return repos, nil
 }

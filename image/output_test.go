@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/smith-build/smith/fstree"
+	urlredact "github.com/smith-build/smith/internal/redact"
 )
 
 // dirContents reads every file under dir, by slash path.
@@ -407,8 +408,8 @@ func TestParseRemote(t *testing.T) {
 		"image.tar.gz":                                   "image.tar.gz",
 		"http://tb:pw@127.0.0.1:5000/x@sha256:" + "ab12": "http://REDACTED@127.0.0.1:5000/x@sha256:ab12",
 	} {
-		if got := RedactURL(in); got != want {
-			t.Errorf("RedactURL(%s) = %s, want %s", in, got, want)
+		if got := urlredact.URL(in); got != want {
+			t.Errorf("urlredact.URL(%s) = %s, want %s", in, got, want)
 		}
 	}
 	if !IsRemote("HTTPS://x/y") || !IsRemote("docker://x/y") || IsRemote("./image.tar.gz") || IsRemote("/abs/dir") {

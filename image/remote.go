@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	urlredact "github.com/smith-build/smith/internal/redact"
 )
 
 // PushOptions configure Push and UploadFile.
@@ -374,7 +375,7 @@ func DownloadFile(ctx context.Context, ref, file string, opt RemoteOptions) erro
 		return err
 	}
 	if err := WriteFileAtomic(file, func(w io.Writer) error { return WriteLayoutTarGz(w, *l, time.Time{}) }); err != nil {
-		return fmt.Errorf("download %s: %w", RedactURL(ref), err)
+		return fmt.Errorf("download %s: %w", urlredact.URL(ref), err)
 	}
 	return nil
 }

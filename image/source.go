@@ -22,8 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
-
-	urlredact "github.com/smith-build/smith/internal/redact"
 )
 
 // RemoteOptions configure reading images from registries (and the platform
@@ -243,11 +241,6 @@ func redactString(s string, secrets []string) string {
 	}
 	return s
 }
-
-// RedactURL hides the credentials of the URLs in s (userinfo, query
-// values) for messages that must show a URL as the user typed it; see
-// internal/redact.
-func RedactURL(s string) string { return urlredact.URL(s) }
 
 // Open returns the image that src names:
 //   - https://host/repo[:tag|@digest] (or http:// for plain HTTP, or

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/smith-build/smith/internal/redact"
 )
 
 // Defaults of Options and Source.
@@ -243,9 +244,9 @@ type OfflineError struct {
 
 func (e *OfflineError) Error() string {
 	if e.Path == "" {
-		return fmt.Sprintf("offline: %s from %s is needed, and there is no cache directory to take it from", e.What, Redact(e.URL))
+		return fmt.Sprintf("offline: %s from %s is needed, and there is no cache directory to take it from", e.What, redact.URL(e.URL))
 	}
-	return fmt.Sprintf("offline: %s from %s is not in the cache (%s); run once without --offline to download it", e.What, Redact(e.URL), e.Path)
+	return fmt.Sprintf("offline: %s from %s is not in the cache (%s); run once without --offline to download it", e.What, redact.URL(e.URL), e.Path)
 }
 
 // Pending returns how many of pkgs Open would download, and their size:

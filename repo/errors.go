@@ -25,7 +25,7 @@ func (e *ChecksumError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "checksum mismatch for %s", e.File)
 	if e.URL != "" && e.URL != e.File {
-		fmt.Fprintf(&b, " (from %s)", Redact(e.URL))
+		fmt.Fprintf(&b, " (from %s)", redact.URL(e.URL))
 	}
 	fmt.Fprintf(&b, ": expected %s:%s, got %s:%s", e.Expected.Type, e.Expected.Value, e.Actual.Type, e.Actual.Value)
 	if strings.Contains(e.URL, "://") {
@@ -52,7 +52,7 @@ type NotFoundError struct {
 }
 
 func (e *NotFoundError) Error() string {
-	msg := fmt.Sprintf("%s not found at %s", e.What, Redact(e.Where))
+	msg := fmt.Sprintf("%s not found at %s", e.What, redact.URL(e.Where))
 	if strings.HasSuffix(e.What, "repomd.xml") {
 		msg += " (is this the repository's base directory, the one that contains repodata/? " +
 			"For a directory of .rpm files, run createrepo_c on it)"
@@ -61,8 +61,3 @@ func (e *NotFoundError) Error() string {
 }
 
 func (e *NotFoundError) Unwrap() error { return e.Err }
-
-// Redact hides the credentials of the URLs in u (userinfo, query values)
-// so that it can be printed; see internal/redact. It works on anything
-// that contains URLs, including error messages.
-func Redact(u string) string { return redact.URL(u) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smith-build/smith/internal/redact"
 	"io"
 	"io/fs"
 	"net/http"
@@ -208,7 +209,7 @@ func loadFrom(ctx context.Context, f *fetcher, b base, ml *metalink, keys *keyri
 		}
 		return nil, err
 	}
-	shown := Redact(b.at(repomdRel))
+	shown := redact.URL(b.at(repomdRel))
 	if b.isLocal() {
 		shown = filepath.Join(b.local, "repodata", "repomd.xml")
 	}
@@ -337,7 +338,7 @@ func (f *fetcher) metalink(ctx context.Context, u string) (*metalink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseMetalink(data, Redact(u))
+	return parseMetalink(data, redact.URL(u))
 }
 
 func (f *fetcher) mirrorlist(ctx context.Context, u string) ([]string, error) {
@@ -349,7 +350,7 @@ func (f *fetcher) mirrorlist(ctx context.Context, u string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseMirrorlist(data, Redact(u))
+	return parseMirrorlist(data, redact.URL(u))
 }
 
 // splitURL turns the URL of a single file (metalink, mirrorlist) into a
@@ -364,7 +365,7 @@ func splitURL(u string) (base, string, error) {
 		return base{}, "", err
 	}
 	if !b.isLocal() {
-		return base{}, "", fmt.Errorf("invalid URL %q", Redact(u))
+		return base{}, "", fmt.Errorf("invalid URL %q", redact.URL(u))
 	}
 	dir, file := filepath.Split(b.local)
 	b.local = dir

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/smith-build/smith/internal/redact"
 	"os"
 	"path"
 	"path/filepath"
@@ -182,7 +183,7 @@ func checkVars(src Source) error {
 				// is the build that found no such host.
 				hint = "pass --releasever VER (smith takes it from the host's /etc/os-release only on Fedora, RHEL-like and openSUSE hosts)"
 			}
-			return fmt.Errorf("%s %q uses %s, which is not set: %s", opt, Redact(v), u, hint)
+			return fmt.Errorf("%s %q uses %s, which is not set: %s", opt, redact.URL(v), u, hint)
 		}
 		return nil
 	}

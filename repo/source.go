@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"fmt"
+	"github.com/smith-build/smith/internal/redact"
 	"io"
 	"net/url"
 	"os"
@@ -540,7 +541,7 @@ func NewSource(location string, existing []Source) Source {
 	}
 	return Source{
 		ID:       unique,
-		Name:     Redact(location),
+		Name:     redact.URL(location),
 		BaseURLs: []string{location},
 		Enabled:  true,
 		Origin:   "command line",

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"github.com/smith-build/smith/internal/redact"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -328,8 +329,8 @@ func TestRedact(t *testing.T) {
 		"https://us%40er:p%3Ass@host:8443/repo/":        "https://REDACTED@host:8443/repo/",
 		"not a url with user:pass@host but no slashes":  "not a url with user:pass@host but no slashes",
 	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		if got := redact.URL(in); got != want {
+			t.Errorf("redact.URL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/smith-build/smith/internal/redact"
 	"io"
 	"io/fs"
 	"math"
@@ -68,7 +69,7 @@ func parseBase(s string) (base, error) {
 			p = u.Opaque
 		}
 		if u.Host != "" && u.Host != "localhost" {
-			return base{}, fmt.Errorf("file URL %q names a host; use file:///path", Redact(s))
+			return base{}, fmt.Errorf("file URL %q names a host; use file:///path", redact.URL(s))
 		}
 		return base{local: filepath.FromSlash(p), shown: s}, nil
 	case "http", "https":
@@ -81,9 +82,9 @@ func parseBase(s string) (base, error) {
 				u.RawPath += "/"
 			}
 		}
-		return base{url: u.String(), user: user, shown: Redact(u.String())}, nil
+		return base{url: u.String(), user: user, shown: redact.URL(u.String())}, nil
 	}
-	return base{}, fmt.Errorf("unsupported URL scheme %q in %q (want http, https, file or a path)", u.Scheme, Redact(s))
+	return base{}, fmt.Errorf("unsupported URL scheme %q in %q (want http, https, file or a path)", u.Scheme, redact.URL(s))
 }
 
 // remoteFile makes a base that is a single http(s) file URL (a metalink,
@@ -96,7 +97,7 @@ func remoteFile(s string) (base, bool) {
 	}
 	user := u.User
 	u.User = nil
-	return base{url: u.String(), user: user, shown: Redact(u.String())}, true
+	return base{url: u.String(), user: user, shown: redact.URL(u.String())}, true
 }
 
 // fetcher gets files of one repository, locally or over HTTP, and keeps the
@@ -227,7 +228,7 @@ func (f *fetcher) configureTLS() error {
 	default:
 		pu, err := url.Parse(s.Proxy)
 		if err != nil {
-			return fmt.Errorf("repo %s: proxy: invalid URL %q", s.ID, Redact(s.Proxy))
+			return fmt.Errorf("repo %s: proxy: invalid URL %q", s.ID, redact.URL(s.Proxy))
 		}
 		tr.Proxy = http.ProxyURL(pu)
 	}
@@ -245,7 +246,7 @@ type httpStatusError struct {
 }
 
 func (e *httpStatusError) Error() string {
-	return fmt.Sprintf("GET %s: %s", Redact(e.url), e.status)
+	return fmt.Sprintf("GET %s: %s", redact.URL(e.url), e.status)
 }
 
 // get performs a GET with retries on transient failures (network errors,
@@ -359,7 +360,7 @@ func (f *fetcher) do(ctx context.Context, b base, u string, ifModifiedSince time
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
 	if err != nil {
 		wd.stop()
-		return nil, fmt.Errorf("GET %s: %w", Redact(u), err)
+		return nil, fmt.Errorf("GET %s: %w", redact.URL(u), err)
 	}
 	switch {
 	case b.user != nil:
@@ -456,7 +457,7 @@ type stallError struct {
 }
 
 func (e *stallError) Error() string {
-	return fmt.Sprintf("GET %s: no data for %v (timeout; set timeout= in the repository to wait longer)", Redact(e.url), e.d)
+	return fmt.Sprintf("GET %s: no data for %v (timeout; set timeout= in the repository to wait longer)", redact.URL(e.url), e.d)
 }
 func (e *stallError) Timeout() bool   { return true }
 func (e *stallError) Temporary() bool { return true }
@@ -519,10 +520,10 @@ func (f *fetcher) readSmall(ctx context.Context, b base, rel, what string) ([]by
 func readLimited(r io.Reader, limit int64, name string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", Redact(name), err)
+		return nil, fmt.Errorf("reading %s: %w", redact.URL(name), err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", Redact(name), limit)
+		return nil, fmt.Errorf("%s: larger than %d bytes", redact.URL(name), limit)
 	}
 	return data, nil
 }
@@ -614,7 +615,7 @@ func (f *fetcher) openVerifiedFrom(ctx context.Context, b base, bl blob) (io.Rea
 		// metadata cannot point us at local files.
 		ab, ok := remoteFile(bl.rel)
 		if !ok {
-			return nil, fmt.Errorf("%s: location %q is not an http(s) URL", bl.what, Redact(bl.rel))
+			return nil, fmt.Errorf("%s: location %q is not an http(s) URL", bl.what, redact.URL(bl.rel))
 		}
 		if ab.user == nil {
 			ab.user = b.user
@@ -812,13 +813,13 @@ func (f *fetcher) fetchInto(ctx context.Context, b base, bl blob, w io.Writer) (
 	hr := &hashReader{r: io.LimitReader(resp.Body, limit+1), h: h}
 	n, err := io.Copy(w, hr)
 	if err != nil {
-		return fmt.Errorf("downloading %s from %s: %w", bl.what, Redact(b.at(bl.rel)), err)
+		return fmt.Errorf("downloading %s from %s: %w", bl.what, redact.URL(b.at(bl.rel)), err)
 	}
 	if n > limit {
-		return fmt.Errorf("downloading %s from %s: more than the %d bytes the metadata declares", bl.what, Redact(b.at(bl.rel)), limit)
+		return fmt.Errorf("downloading %s from %s: more than the %d bytes the metadata declares", bl.what, redact.URL(b.at(bl.rel)), limit)
 	}
 	if bl.size > 0 && n < bl.size {
-		return fmt.Errorf("downloading %s from %s: the body ended after %d of %d bytes: %w", bl.what, Redact(b.at(bl.rel)), n, bl.size, io.ErrUnexpectedEOF)
+		return fmt.Errorf("downloading %s from %s: the body ended after %d of %d bytes: %w", bl.what, redact.URL(b.at(bl.rel)), n, bl.size, io.ErrUnexpectedEOF)
 	}
 	if got := hr.sum(bl.want.Type); got != bl.want {
 		return &ChecksumError{File: bl.what, Expected: bl.want, Actual: got, URL: b.at(bl.rel)}

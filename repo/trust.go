@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smith-build/smith/internal/redact"
 	"github.com/smith-build/smith/sig"
 )
 
@@ -59,7 +60,7 @@ func (e *SignatureError) Error() string {
 	}
 	fmt.Fprintf(&b, "%s of repository %s", what, e.Repo)
 	if e.URL != "" {
-		fmt.Fprintf(&b, " (from %s)", Redact(e.URL))
+		fmt.Fprintf(&b, " (from %s)", redact.URL(e.URL))
 	}
 	fmt.Fprintf(&b, " fails the signature check: %v", e.Err)
 	if len(e.Keys) > 0 {
@@ -91,11 +92,11 @@ func (f *fetcher) loadKeys(ctx context.Context) (*keyring, error) {
 	for _, k := range f.src.GPGKeys {
 		data, err := f.readKey(ctx, k)
 		if err != nil {
-			return nil, fmt.Errorf("gpgkey %s: %w", Redact(k), err)
+			return nil, fmt.Errorf("gpgkey %s: %w", redact.URL(k), err)
 		}
 		one, err := sig.ParseKeyring(data)
 		if err != nil {
-			return nil, fmt.Errorf("gpgkey %s: %w", Redact(k), err)
+			return nil, fmt.Errorf("gpgkey %s: %w", redact.URL(k), err)
 		}
 		for _, ki := range one.Keys() {
 			ids = append(ids, ki.KeyID)
@@ -121,7 +122,7 @@ func (f *fetcher) readKey(ctx context.Context, loc string) ([]byte, error) {
 		return nil, err
 	}
 	if !b.isLocal() {
-		return nil, fmt.Errorf("unsupported key location %q", Redact(loc))
+		return nil, fmt.Errorf("unsupported key location %q", redact.URL(loc))
 	}
 	fh, err := os.Open(b.local)
 	if err != nil {

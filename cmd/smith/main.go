@@ -31,6 +31,7 @@ import (
 	"github.com/smith-build/smith/extract"
 	"github.com/smith-build/smith/image"
 	"github.com/smith-build/smith/internal/bytesize"
+	"github.com/smith-build/smith/internal/redact"
 	"github.com/smith-build/smith/repo"
 )
 
@@ -380,7 +381,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			fmt.Fprintln(stderr, "smith: interrupted")
 			return 1
 		}
-		fmt.Fprintf(stderr, "smith: %s\n", oneLine(repo.Redact(err.Error())))
+		fmt.Fprintf(stderr, "smith: %s\n", oneLine(redact.URL(err.Error())))
 		return 1
 	}
 	return 0
