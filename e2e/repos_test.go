@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"crypto"
 	"fmt"
 	"io/fs"
 	"net"
@@ -18,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/smith-build/smith/internal/pgptest"
 )
 
 // Repositories over HTTP (issue 4): the trust chain, faults, the shared
@@ -150,53 +147,18 @@ func (s *distroServer) with(f func(s *distroServer)) {
 	f(s)
 }
 
-// testKey is an OpenPGP key the test makes to sign repomd.xml (the test
-// bed's repomd.xml is not signed).
-type testKey struct {
-	e   *openpgp.Entity
-	pub []byte
-}
-
-func newTestKey(t testing.TB) *testKey {
-	t.Helper()
-	e, err := openpgp.NewEntity("smith e2e", "", "e2e@example.invalid",
-		&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, DefaultHash: crypto.SHA256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return &testKey{e: e, pub: buf.Bytes()}
-}
-
-func (k *testKey) sign(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&buf, k.e, bytes.NewReader(data), &packet.Config{DefaultHash: crypto.SHA256}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // signedDistroServer serves the distro with repomd.xml signed by a fresh
 // key, published at /test-key.asc.
 func signedDistroServer(t testing.TB) (*distroServer, string) {
 	distro := filepath.Join(needShared(t), "testdata", "distro")
 	srv := newDistroServer(t, distro)
-	k := newTestKey(t)
+	k := pgptest.NewKey(t)
 	repomd, err := os.ReadFile(filepath.Join(distro, "repo", "repodata", "repomd.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.files["/repo/repodata/repomd.xml.asc"] = k.sign(t, repomd)
-	srv.files["/test-key.asc"] = k.pub
+	srv.files["/repo/repodata/repomd.xml.asc"] = k.Sign(t, repomd)
+	srv.files["/test-key.asc"] = k.Public
 	return srv, distro
 }
 
@@ -316,9 +278,9 @@ func TestHTTPTrustChain(t *testing.T) {
 
 	// A forged signature on repomd.xml (--refresh, or the cached one would
 	// be used).
-	forged := newTestKey(t)
+	forged := pgptest.NewKey(t)
 	repomd, _ := os.ReadFile(filepath.Join(distro, "repo", "repodata", "repomd.xml"))
-	srv.with(func(s *distroServer) { s.files["/repo/repodata/repomd.xml.asc"] = forged.sign(t, repomd) })
+	srv.with(func(s *distroServer) { s.files["/repo/repodata/repomd.xml.asc"] = forged.Sign(t, repomd) })
 	r = smith(t, o, append(args, "--refresh", "-i", filepath.Join(home, "forged.tar.gz"))...)
 	if msg := stderrError(t, r); r.code == 0 || !strings.Contains(msg, "repodata/repomd.xml of repository tb") || !strings.Contains(msg, "not in the keyring") {
 		t.Errorf("forged repomd.xml signature: %s", r)

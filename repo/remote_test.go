@@ -3,7 +3,6 @@ package repo
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -23,10 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-
+	"github.com/smith-build/smith/internal/pgptest"
 	"github.com/smith-build/smith/sig"
 )
 
@@ -743,43 +739,9 @@ func mustAbs(t *testing.T, p string) string {
 	return a
 }
 
-// testSigner is an OpenPGP key made for a test, to sign repomd.xml.
-type testSigner struct {
-	e   *openpgp.Entity
-	pub []byte // armored public key
-}
-
-func newTestSigner(t testing.TB) *testSigner {
-	t.Helper()
-	cfg := &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, DefaultHash: crypto.SHA256}
-	e, err := openpgp.NewEntity("smith test", "", "test@example.invalid", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return &testSigner{e: e, pub: buf.Bytes()}
-}
-
-func (s *testSigner) sign(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&buf, s.e, bytes.NewReader(data), &packet.Config{DefaultHash: crypto.SHA256}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // signedCopy makes a copy of a repository's repodata (packages linked)
 // with repomd.xml signed by s.
-func signedCopy(t *testing.T, src string, s *testSigner) string {
+func signedCopy(t *testing.T, src string, s *pgptest.Key) string {
 	dir := t.TempDir()
 	ents, err := os.ReadDir(src)
 	if err != nil {
@@ -801,8 +763,8 @@ func signedCopy(t *testing.T, src string, s *testSigner) string {
 		writeFile(t, filepath.Join(dir, "repodata", e.Name()), b)
 	}
 	repomd, _ := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
-	writeFile(t, filepath.Join(dir, "repodata", "repomd.xml.asc"), s.sign(t, repomd))
-	writeFile(t, filepath.Join(dir, "key.asc"), s.pub)
+	writeFile(t, filepath.Join(dir, "repodata", "repomd.xml.asc"), s.Sign(t, repomd))
+	writeFile(t, filepath.Join(dir, "key.asc"), s.Public)
 	return dir
 }
 
@@ -811,7 +773,7 @@ func signedCopy(t *testing.T, src string, s *testSigner) string {
 // fails with a *SignatureError before anything is parsed; a cached
 // repomd.xml whose signature the server has replaced is refetched.
 func TestRepoGPGCheck(t *testing.T) {
-	s := newTestSigner(t)
+	s := pgptest.NewKey(t)
 	dir := t.TempDir()
 	writeFixtureRepo(t, dir, "gzip")
 	signed := signedCopy(t, dir, s)
@@ -837,11 +799,11 @@ func TestRepoGPGCheck(t *testing.T) {
 	// The publisher re-signs with a new key, which the user installs: the
 	// cached signature (within metadata_expire) no longer verifies, so it
 	// is fetched again rather than the repository refused.
-	s2 := newTestSigner(t)
+	s2 := pgptest.NewKey(t)
 	repomd, _ := os.ReadFile(filepath.Join(signed, "repodata", "repomd.xml"))
-	ts.set(func(fs *faultServer) { fs.replace["/repodata/repomd.xml.asc"] = s2.sign(t, repomd) })
+	ts.set(func(fs *faultServer) { fs.replace["/repodata/repomd.xml.asc"] = s2.Sign(t, repomd) })
 	newKey := filepath.Join(t.TempDir(), "new.asc")
-	writeFile(t, newKey, s2.pub)
+	writeFile(t, newKey, s2.Public)
 	hsrc.GPGKeys = []string{newKey}
 	if _, err := Load(context.Background(), hsrc, opt); err != nil {
 		t.Fatalf("re-signed: %v", err)
@@ -872,7 +834,7 @@ func TestRepoGPGCheck(t *testing.T) {
 	}, new(*sig.BadSignatureError))
 	bad("foreign signature", func(d string) {
 		b, _ := os.ReadFile(filepath.Join(d, "repodata", "repomd.xml"))
-		writeFile(t, filepath.Join(d, "repodata", "repomd.xml.asc"), newTestSigner(t).sign(t, b))
+		writeFile(t, filepath.Join(d, "repodata", "repomd.xml.asc"), pgptest.NewKey(t).Sign(t, b))
 	}, new(*sig.UnknownKeyError))
 	t.Run("no key", func(t *testing.T) {
 		_, err := Load(context.Background(), Source{ID: "x", BaseURLs: []string{signed}, RepoGPGCheck: true}, opt)
