@@ -162,6 +162,10 @@ type builder struct {
 	// cacheWrites are the cache entries being written in the background:
 	// off the build's critical path, finished before Run returns.
 	cacheWrites sync.WaitGroup
+	// prepared holds the files compressed ahead of the layer (preparer),
+	// until prepCtx is done: once the layer is being made.
+	prepared *image.Prepared
+	prepCtx  context.Context
 }
 
 // inBackground runs a cache write on its own goroutine; Run waits for it.
@@ -274,17 +278,23 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 
+	prepCtx, stopPreparing := context.WithCancel(ctx)
+	defer stopPreparing()
+	b.prepared, b.prepCtx = image.NewPrepared(), prepCtx
 	final, installed, err := b.buildTree(ctx, runAs, nss, src)
 	if err != nil {
 		return nil, err
 	}
+	// What is not compressed yet, the layer compresses itself, with every
+	// CPU.
+	stopPreparing()
 
 	// The image.
 	var mtime time.Time
 	if opt.SourceDateEpoch != nil {
 		mtime = opt.SourceDateEpoch.UTC()
 	}
-	layer, err := image.Layer(final, image.LayerOptions{ModTime: mtime, Cache: b.newLayerCache()})
+	layer, err := image.Layer(final, image.LayerOptions{ModTime: mtime, Cache: b.newLayerCache(), Prepared: b.prepared})
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}

@@ -193,6 +193,7 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, cache *expand
 	for range cap(decs) {
 		decs <- &extract.Decoders{}
 	}
+	prep := b.newPreparer(pkgs)
 	var wg sync.WaitGroup
 	for range min(workers, len(pkgs)) {
 		wg.Add(1)
@@ -203,7 +204,14 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, cache *expand
 					results[i] <- expanded{err: err}
 					continue
 				}
+				decoding := !cache.has(pkgs[i])
+				if decoding {
+					prep.decoding()
+				}
 				e, err := b.expand(ctx, idx, cache, pkgs[i], decs)
+				if err == nil {
+					prep.expanded(i, e, decoding)
+				}
 				results[i] <- expanded{e, err}
 			}
 		}()

@@ -48,6 +48,10 @@ type LayerOptions struct {
 	// reuses the gzip bytes found there instead of compressing again; it
 	// Puts what it compressed otherwise. nil means no cache.
 	Cache LayerCache
+	// Prepared, when set, holds blocks of files compressed ahead of time
+	// (by content): Layer uses them instead of compressing those files.
+	// The layer's bytes are the same with or without it.
+	Prepared *Prepared
 }
 
 // LayerCache stores compressed layers by LayerCacheKey, with the sha256
@@ -67,9 +71,9 @@ type LayerCache interface {
 // replaced by its sha256 (fstree.Inode.SHA256 when known, so that the key
 // costs no pass over data that RPM headers already digest). Everything
 // else that decides the compressed bytes (compressor and its version,
-// level, parallel block size) is part of the name.
+// level, block size, file segment size) is part of the name.
 func LayerCacheKey(contentKeyHex string) string {
-	return fmt.Sprintf("%s-gzip%d-b%d-%s", contentKeyHex, layerLevel, gzipBlockSize, layerCompressor)
+	return fmt.Sprintf("%s-gzip%d-b%d-s%d-%s", contentKeyHex, layerLevel, gzipBlockSize, gzipSegmentMin, layerCompressor)
 }
 
 // Layer writes the whole tree (except the root directory itself) as one
@@ -92,7 +96,7 @@ func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 	if gz == nil {
 		diff := sha256.New()
 		var err error
-		if gz, err = compressLayer(tree, mtime, diff); err != nil {
+		if gz, err = compressLayer(tree, mtime, diff, opt.Prepared); err != nil {
 			return nil, err
 		}
 		diffID = hex.EncodeToString(diff.Sum(nil))
@@ -112,14 +116,10 @@ func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 
 // compressLayer writes the layer tar through gzip (and into diff, when not
 // nil) and returns the compressed bytes.
-func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer) ([]byte, error) {
+func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer, prepared *Prepared) ([]byte, error) {
 	var compressed bytes.Buffer
-	zw := newParallelGzip(&compressed, layerLevel, gzipBlockSize)
-	var w io.Writer = zw
-	if diff != nil {
-		w = io.MultiWriter(zw, diff)
-	}
-	err := writeLayerTar(tree, mtime, w, false)
+	zw := newParallelGzip(&compressed, layerLevel, gzipBlockSize, gzipSegmentMin, prepared)
+	err := writeLayerTar(tree, mtime, layerSink{zw, diff}, false)
 	// Closed even after an error: it waits for the blocks in flight.
 	if cerr := zw.Close(); err == nil {
 		err = cerr
@@ -128,6 +128,29 @@ func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer) ([]byte, 
 		return nil, fmt.Errorf("writing layer: %w", err)
 	}
 	return compressed.Bytes(), nil
+}
+
+// layerSink is the layer tar's way into gzip and the diffID hash.
+type layerSink struct {
+	z    *parallelGzip
+	diff io.Writer // nil: none
+}
+
+func (s layerSink) Write(p []byte) (int, error) {
+	n, err := s.z.Write(p)
+	if err == nil && s.diff != nil {
+		return s.diff.Write(p)
+	}
+	return n, err
+}
+
+// File tells gzip that a file's data comes next (parallelGzip.File).
+func (s layerSink) File(data, sum []byte) { s.z.File(data, sum) }
+
+// fileAnnouncer is a writer that wants to know where file data starts:
+// writeLayerTar calls File right before writing a file's data.
+type fileAnnouncer interface {
+	File(data, sum []byte)
 }
 
 // writeLayerTar writes the whole tree (except the root directory itself)
@@ -193,6 +216,11 @@ func writeLayerTar(tree *fstree.Tree, mtime time.Time, w io.Writer, contentKey b
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
+		}
+		if fa, ok := w.(fileAnnouncer); ok && len(data) > 0 && !contentKey {
+			// archive/tar writes a file's data straight through, after
+			// its header and before any padding.
+			fa.File(data, n.SHA256)
 		}
 		if _, err := tw.Write(data); err != nil {
 			return fmt.Errorf("%s: %w", p, err)

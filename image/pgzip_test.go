@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	stdgzip "compress/gzip"
+	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,10 +17,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/smith-build/smith/fstree"
 )
 
 // pgzipBytes compresses data with parallelGzip, writing it in chunks of
@@ -26,7 +31,7 @@ import (
 func pgzipBytes(t testing.TB, data []byte, blockSize, chunk int) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	z := newParallelGzip(&out, layerLevel, blockSize)
+	z := newParallelGzip(&out, layerLevel, blockSize, gzipSegmentMin, nil)
 	for p := data; len(p) > 0; {
 		k := len(p)
 		if chunk > 0 {
@@ -276,7 +281,7 @@ func (w *failAfter) Write(p []byte) (int, error) {
 func TestParallelGzipWriteError(t *testing.T) {
 	data := pgzipInput("random", 20*gzipBlockSize/4, 5)
 	for _, n := range []int{0, 5, 100, gzipBlockSize + 7} {
-		z := newParallelGzip(&failAfter{n: n}, layerLevel, gzipBlockSize/4)
+		z := newParallelGzip(&failAfter{n: n}, layerLevel, gzipBlockSize/4, gzipSegmentMin, nil)
 		var err error
 		for p := data; len(p) > 0 && err == nil; p = p[min(len(p), 65536):] {
 			_, err = z.Write(p[:min(len(p), 65536)])
@@ -341,4 +346,249 @@ func BenchmarkLayerGzip(b *testing.B) {
 			b.ReportMetric(float64(len(out))/float64(len(data)), "ratio")
 		})
 	}
+}
+
+// region is a file's data in a stream: data[off:off+n].
+type region struct{ off, n int }
+
+// pgzipFiles compresses data with parallelGzip announcing the files of
+// regions (sorted, not overlapping) with their sha256, in Writes of at
+// most chunk bytes (0: as large as possible).
+func pgzipFiles(t testing.TB, data []byte, files []region, blockSize, segMin, chunk int, prepared *Prepared) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	z := newParallelGzip(&out, layerLevel, blockSize, segMin, prepared)
+	write := func(p []byte) {
+		for len(p) > 0 {
+			k := len(p)
+			if chunk > 0 {
+				k = min(k, chunk)
+			}
+			if n, err := z.Write(p[:k]); err != nil || n != k {
+				t.Fatalf("write: %d, %v", n, err)
+			}
+			p = p[k:]
+		}
+	}
+	pos := 0
+	for _, f := range files {
+		write(data[pos:f.off])
+		file := data[f.off : f.off+f.n]
+		sum := sha256.Sum256(file)
+		z.File(file, sum[:])
+		write(file)
+		pos = f.off + f.n
+	}
+	write(data[pos:])
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// referenceFiles is the output format with files written the plain way:
+// the stream cut into runs (each file of at least segMin bytes is one,
+// the bytes between them others), each run cut into blocks, each block
+// compressed with a fresh flate writer primed with the 32 KiB before it,
+// within its file for a file's blocks.
+func referenceFiles(t testing.TB, data []byte, files []region, blockSize, segMin int) []byte {
+	t.Helper()
+	type run struct {
+		start, end int
+		file       bool
+	}
+	var runs []run
+	pos := 0
+	for _, f := range files {
+		if f.n < segMin {
+			continue
+		}
+		if f.off > pos {
+			runs = append(runs, run{pos, f.off, false})
+		}
+		runs = append(runs, run{f.off, f.off + f.n, true})
+		pos = f.off + f.n
+	}
+	// The stream always ends with a run of its own, possibly empty.
+	runs = append(runs, run{pos, len(data), false})
+	out := bytes.NewBufferString(gzipHeader)
+	for ri, r := range runs {
+		floor := 0
+		if r.file {
+			floor = r.start
+		}
+		for start := r.start; ; start += blockSize {
+			end := min(start+blockSize, r.end)
+			fw, err := flate.NewWriterDict(out, layerLevel, data[max(floor, start-gzipDictSize):start])
+			if err != nil {
+				t.Fatal(err)
+			}
+			fw.Write(data[start:end])
+			if ri == len(runs)-1 && end == r.end {
+				fw.Close()
+			} else {
+				fw.Flush()
+			}
+			if end == r.end {
+				break
+			}
+		}
+	}
+	binary.Write(out, binary.LittleEndian, crc32.ChecksumIEEE(data))
+	binary.Write(out, binary.LittleEndian, uint32(len(data)))
+	return out.Bytes()
+}
+
+// filesInput is a stream of n bytes with files of the given sizes spread
+// over it (with gaps of 1 to 3000 bytes before each).
+func filesInput(sizes []int, seed int64) ([]byte, []region) {
+	rng := rand.New(rand.NewSource(seed))
+	var data []byte
+	var files []region
+	for i, size := range sizes {
+		data = append(data, pgzipInput("text", 1+rng.Intn(3000), seed+int64(i))...)
+		files = append(files, region{len(data), size})
+		data = append(data, pgzipInput("tar", size, seed+100+int64(i))...)
+	}
+	data = append(data, make([]byte, 1024)...) // a tar's end
+	return data, files
+}
+
+// Files announced with File are compressed on their own when large
+// enough; the bytes are the reference's whatever Prepared holds (nothing,
+// some blocks, everything, blocks made from other bytes under the same
+// digest), however the input is cut into Writes and whatever GOMAXPROCS.
+func TestParallelGzipFiles(t *testing.T) {
+	const bs, segMin = 64 << 10, gzipDictSize
+	data, files := filesInput([]int{100, segMin - 1, segMin, 3*bs + 17, bs, 5000, 2*bs - 1}, 7)
+	want := referenceFiles(t, data, files, bs, segMin)
+	checkGunzip(t, want, data)
+	file := func(i int) []byte { return data[files[i].off : files[i].off+files[i].n] }
+	sumOf := func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+	preps := map[string]func() *Prepared{
+		"none":  func() *Prepared { return nil },
+		"empty": func() *Prepared { return newPrepared(layerLevel, bs, segMin) },
+		"all": func() *Prepared {
+			p := newPrepared(layerLevel, bs, segMin)
+			for i := range files {
+				p.Add(context.Background(), sumOf(file(i)), file(i))
+			}
+			return p
+		},
+		"some": func() *Prepared {
+			p := newPrepared(layerLevel, bs, segMin)
+			p.Add(context.Background(), sumOf(file(3)), file(3))
+			return p
+		},
+		"lying": func() *Prepared {
+			// The digest of file 3 on other bytes of the same length.
+			p := newPrepared(layerLevel, bs, segMin)
+			other := pgzipInput("random", files[3].n, 99)
+			p.Add(context.Background(), sumOf(file(3)), other)
+			return p
+		},
+		"other level": func() *Prepared {
+			p := newPrepared(layerLevel+1, bs, segMin)
+			p.Add(context.Background(), sumOf(file(3)), file(3))
+			return p
+		},
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for name, prep := range preps {
+		for _, procs := range []int{1, 2, 8} {
+			runtime.GOMAXPROCS(procs)
+			for _, chunk := range []int{0, 4093} {
+				if got := pgzipFiles(t, data, files, bs, segMin, chunk, prep()); !bytes.Equal(got, want) {
+					t.Errorf("prepared %s, GOMAXPROCS %d, chunk %d: other bytes (%d, want %d)", name, procs, chunk, len(got), len(want))
+				}
+			}
+		}
+	}
+	// Without files announced, the stream is blocked from its start.
+	if !bytes.Equal(pgzipFiles(t, data, nil, bs, segMin, 0, nil), referencePgzip(t, data, bs)) {
+		t.Error("no files announced: not the plain stream")
+	}
+}
+
+// A Layer made while Add is still compressing its files waits for the
+// blocks in the making and gives the same bytes.
+func TestPreparedConcurrentAdd(t *testing.T) {
+	tree := fstree.New()
+	var files [][]byte
+	for i := range 6 {
+		data := pgzipInput("tar", gzipBlockSize+i*100000, int64(i))
+		files = append(files, data)
+		if _, err := tree.WriteFile(fmt.Sprintf("/usr/lib64/lib%d.so", i), data, 0o755, fstree.Owner{}, ""); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := tree.Lookup(fmt.Sprintf("/usr/lib64/lib%d.so", i))
+		sum := sha256.Sum256(data)
+		n.SHA256 = sum[:]
+	}
+	plain, err := Layer(tree, LayerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := plain.Digest()
+	for run := range 5 {
+		p := NewPrepared()
+		var wg sync.WaitGroup
+		for _, data := range files[run%2:] {
+			wg.Go(func() {
+				sum := sha256.Sum256(data)
+				p.Add(context.Background(), sum[:], data)
+			})
+		}
+		l, err := Layer(tree, LayerOptions{Prepared: p})
+		wg.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := l.Digest(); got != want {
+			t.Fatalf("run %d: digest %s, want %s", run, got, want)
+		}
+	}
+	// A cancelled Add leaves nothing half made.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := NewPrepared()
+	sum := sha256.Sum256(files[0])
+	p.Add(ctx, sum[:], files[0])
+	if len(p.blocks) != 0 {
+		t.Errorf("a cancelled Add made %d blocks", len(p.blocks))
+	}
+}
+
+// FuzzParallelGzipFiles compares parallelGzip with announced files to the
+// reference: the input's first bytes choose the block size, the segment
+// size and the files' sizes; half the files are prepared.
+func FuzzParallelGzipFiles(f *testing.F) {
+	f.Add([]byte{4, 2, 10, 200, 3, 40}, int64(1))
+	f.Add([]byte{0, 0, 255, 255, 255}, int64(2))
+	f.Fuzz(func(t *testing.T, shape []byte, seed int64) {
+		if len(shape) < 2 || len(shape) > 8 {
+			return
+		}
+		bs := 256 << (shape[0] % 6) // 256 B to 8 KiB
+		segMin := gzipDictSize + int(shape[1])*64
+		var sizes []int
+		for _, b := range shape[2:] {
+			sizes = append(sizes, int(b)*int(b))
+		}
+		data, files := filesInput(sizes, seed)
+		p := newPrepared(layerLevel, bs, segMin)
+		for i, r := range files {
+			if i%2 == 0 {
+				file := data[r.off : r.off+r.n]
+				sum := sha256.Sum256(file)
+				p.Add(context.Background(), sum[:], file)
+			}
+		}
+		got := pgzipFiles(t, data, files, bs, segMin, 0, p)
+		checkGunzip(t, got, data)
+		if !bytes.Equal(got, referenceFiles(t, data, files, bs, segMin)) {
+			t.Fatal("not the bytes of the reference")
+		}
+	})
 }
