@@ -29,9 +29,9 @@ type preparer struct {
 	prepared adder // b.prepared
 	ctx      context.Context
 
-	mu      sync.Mutex
-	ready   []*extract.Expanded // by index in pkgs
-	left    int                 // packages not yet expanded
+	mu    sync.Mutex
+	ready []*extract.Expanded // by index in pkgs
+	left  int                 // packages not yet expanded
 	// busy counts the packages being decompressed: read from the cache,
 	// they keep no CPU waiting (and a warm build takes its layer from the
 	// cache: compressing ahead would only cost).
