@@ -208,10 +208,8 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, cache *expand
 				if decoding {
 					prep.decoding()
 				}
-				e, err := b.expand(ctx, idx, cache, pkgs[i], decs)
-				if err == nil {
-					prep.expanded(i, e, decoding)
-				}
+				e, err := b.expand(ctx, idx, cache, pkgs[i], decs, prep.grower(i))
+				prep.expanded(i, e, decoding)
 				results[i] <- expanded{e, err}
 			}
 		}()
@@ -254,7 +252,7 @@ func notExpanded(cache *expandedCache, pkgs []*repo.Package) []*repo.Package {
 
 // expand returns p decompressed: from the cache, or fetched (verified by
 // Open) and expanded, then cached.
-func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCache, p *repo.Package, decs chan *extract.Decoders) (*extract.Expanded, error) {
+func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCache, p *repo.Package, decs chan *extract.Decoders, growing func([]byte, int, []byte)) (*extract.Expanded, error) {
 	file, cached := cache.path(p)
 	if cached {
 		e, err := cache.load(file)
@@ -277,7 +275,7 @@ func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCa
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	e, err := extract.Expand(ctx, rc, extract.Options{Name: p.NEVRA(), Decoders: d, MaxBytes: b.opt.MaxSize})
+	e, err := extract.Expand(ctx, rc, extract.Options{Name: p.NEVRA(), Decoders: d, MaxBytes: b.opt.MaxSize, Growing: growing})
 	decs <- d
 	if err != nil {
 		return nil, err

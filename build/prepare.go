@@ -10,6 +10,7 @@ import (
 	"github.com/smith-build/smith/elf"
 	"github.com/smith-build/smith/extract"
 	"github.com/smith-build/smith/fstree"
+	"github.com/smith-build/smith/image"
 	"github.com/smith-build/smith/repo"
 )
 
@@ -37,11 +38,25 @@ type preparer struct {
 	// cache: compressing ahead would only cost).
 	busy    int
 	started bool
+	// applied marks the packages the scratch tree holds (set at the start).
+	applied []bool
+	// growing are the large ELF files of packages being decoded, as far
+	// as they have arrived (extract.Options.Growing), by sha256.
+	growing map[[32]byte]*growingFile
+	// wake is signalled when a file grows or a package is expanded.
+	wake chan struct{}
+}
+
+// growingFile is a file arriving as its package is decoded.
+type growingFile struct {
+	pkg, size int
+	data      []byte // what has arrived
+	handed    int    // len(data) when last given to Add
 }
 
 // adder is image.Prepared's Add.
 type adder interface {
-	Add(ctx context.Context, sum, data []byte)
+	Add(ctx context.Context, sum []byte, size int, data []byte)
 }
 
 // newPreparer returns nil when the build has nothing to prepare for.
@@ -49,7 +64,40 @@ func (b *builder) newPreparer(pkgs []*repo.Package) *preparer {
 	if b.prepared == nil || len(pkgs) == 0 {
 		return nil
 	}
-	return &preparer{b: b, pkgs: pkgs, prepared: b.prepared, ctx: b.prepCtx, ready: make([]*extract.Expanded, len(pkgs)), left: len(pkgs)}
+	return &preparer{b: b, pkgs: pkgs, prepared: b.prepared, ctx: b.prepCtx, ready: make([]*extract.Expanded, len(pkgs)), left: len(pkgs),
+		growing: map[[32]byte]*growingFile{}, wake: make(chan struct{}, 1)}
+}
+
+// signal wakes prepare if it waits.
+func (p *preparer) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// grower returns the extract.Options.Growing of package i: it records the
+// package's large ELF files as they arrive (libraries the image will
+// likely need; a wrong guess costs CPU only).
+func (p *preparer) grower(i int) func(sum []byte, size int, data []byte) {
+	if p == nil {
+		return nil
+	}
+	return func(sum []byte, size int, data []byte) {
+		if size < image.SegmentMin || len(data) < 4 || string(data[:4]) != "\x7fELF" {
+			return
+		}
+		p.mu.Lock()
+		k := [32]byte(sum)
+		f := p.growing[k]
+		if f == nil {
+			f = &growingFile{pkg: i, size: size}
+			p.growing[k] = f
+		}
+		f.data = data
+		p.mu.Unlock()
+		p.signal()
+	}
 }
 
 // decoding records that a package is being decompressed (not read from
@@ -63,7 +111,8 @@ func (p *preparer) decoding() {
 	p.busy++
 }
 
-// expanded records package i (decoded: it was decompressed); the first
+// expanded records package i (nil if it failed; decoded: it was
+// decompressed); the first
 // time at most all CPUs but one are still expanding packages, one of them
 // being decompressed, the preparing starts in the background.
 func (p *preparer) expanded(i int, e *extract.Expanded, decoded bool) {
@@ -77,12 +126,16 @@ func (p *preparer) expanded(i int, e *extract.Expanded, decoded bool) {
 	if decoded {
 		p.busy--
 	}
-	if p.started || p.busy == 0 || p.left > max(1, runtime.GOMAXPROCS(0)-1) {
-		return
+	if !p.started && p.busy > 0 && p.left <= max(1, runtime.GOMAXPROCS(0)-1) {
+		p.started = true
+		ready := append([]*extract.Expanded(nil), p.ready...)
+		p.applied = make([]bool, len(ready))
+		for i, e := range ready {
+			p.applied[i] = e != nil
+		}
+		p.b.inBackground(func() { p.prepare(ready) })
 	}
-	p.started = true
-	ready := append([]*extract.Expanded(nil), p.ready...)
-	p.b.inBackground(func() { p.prepare(ready) })
+	p.signal()
 }
 
 func (p *preparer) prepare(ready []*extract.Expanded) {
@@ -106,8 +159,47 @@ func (p *preparer) prepare(ready []*extract.Expanded) {
 		if p.ctx.Err() != nil {
 			return
 		}
-		p.prepared.Add(p.ctx, n.SHA256, n.Data)
+		p.prepared.Add(p.ctx, n.SHA256, len(n.Data), n.Data)
 	}
+	// Then the files of the packages still being decoded, block by block
+	// as they arrive, until the last package is expanded.
+	for p.ctx.Err() == nil {
+		sum, size, data, ok, more := p.nextGrowing()
+		if ok {
+			p.prepared.Add(p.ctx, sum[:], size, data)
+			continue
+		}
+		if !more {
+			return
+		}
+		select {
+		case <-p.wake:
+		case <-p.ctx.Done():
+		}
+	}
+}
+
+// growStep is how much a growing file must have grown before it is given
+// to Add again (which compresses the blocks it holds whole).
+const growStep = 256 << 10
+
+// nextGrowing returns a growing file of a package the scratch tree does
+// not hold that has grown enough since it was last handed out (ok), and
+// whether more may come (a package is still being decoded).
+func (p *preparer) nextGrowing() (sum [32]byte, size int, data []byte, ok, more bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, f := range p.growing {
+		if p.applied[f.pkg] {
+			delete(p.growing, k)
+			continue
+		}
+		if len(f.data)-f.handed >= growStep || (len(f.data) == f.size && f.handed < f.size) {
+			f.handed = len(f.data)
+			return k, f.size, f.data, true, true
+		}
+	}
+	return sum, 0, nil, false, p.busy > 0
 }
 
 // likelyFiles returns the regular files of the partial tree t that the

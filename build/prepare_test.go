@@ -13,6 +13,7 @@ import (
 
 	"github.com/smith-build/smith/dep"
 	"github.com/smith-build/smith/extract"
+	"github.com/smith-build/smith/image"
 	"github.com/smith-build/smith/internal/elftest"
 	"github.com/smith-build/smith/internal/rpmfixture"
 	"github.com/smith-build/smith/repo"
@@ -20,13 +21,18 @@ import (
 
 // addRecorder records what the preparer compresses.
 type addRecorder struct {
-	mu   sync.Mutex
-	data map[[32]byte][]byte
+	mu      sync.Mutex
+	data    map[[32]byte][]byte // whole files
+	partial int                 // calls with part of a file
 }
 
-func (r *addRecorder) Add(_ context.Context, sum, data []byte) {
+func (r *addRecorder) Add(_ context.Context, sum []byte, size int, data []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(data) < size {
+		r.partial++
+		return
+	}
 	if s := sha256.Sum256(data); !bytes.Equal(s[:], sum) {
 		panic("a digest that is not the data's")
 	}
@@ -48,9 +54,11 @@ func padded(s elftest.Spec, size int) []byte {
 }
 
 // The preparer starts once only one package is left to expand (two CPUs),
-// when that one is being decompressed, and compresses the closure of paths: within the packages expanded so far:
-// the root and the library it needs, not the library nobody needs; a root
-// that is not there yet is left out rather than failing the guess.
+// when that one is being decompressed, and compresses the closure of
+// paths: within the packages expanded so far (the root and the library it
+// needs, not the library nobody needs; a root that is not there yet is
+// left out rather than failing the guess), then the large ELF files of
+// the package being decoded as they arrive, until it is expanded.
 func TestPreparer(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	app := padded(elftest.Spec{Type: elf.ET_EXEC, Needed: []string{"libbig.so.1", "libpending.so.1"}}, 200<<10)
@@ -82,12 +90,13 @@ func TestPreparer(t *testing.T) {
 		paths []string
 		want  [][]byte
 	}{
-		{[]string{"/usr/bin/app", "/usr/bin/not-yet"}, [][]byte{app, big}},
-		{nil, [][]byte{app, big, other}},
+		{[]string{"/usr/bin/app", "/usr/bin/not-yet"}, [][]byte{app, big, big[:len(big)-1]}},
+		{nil, [][]byte{app, big, other, big[:len(big)-1]}},
 	} {
 		rec := &addRecorder{data: map[[32]byte][]byte{}}
-		b := &builder{cfg: &Config{Paths: c.paths}, prepCtx: context.Background()}
-		p := &preparer{b: b, pkgs: pkgs, prepared: rec, ctx: b.prepCtx, ready: make([]*extract.Expanded, len(pkgs)), left: len(pkgs)}
+		b := &builder{cfg: &Config{Paths: c.paths}, prepCtx: context.Background(), prepared: image.NewPrepared()}
+		p := b.newPreparer(pkgs)
+		p.prepared = rec
 		p.decoding() // package 3 is being decompressed, the others come from the cache
 		for _, i := range []int{0, 1} {
 			p.expanded(i, exps[i], false)
@@ -97,8 +106,15 @@ func TestPreparer(t *testing.T) {
 			t.Fatalf("paths %q: started with two packages left", c.paths)
 		}
 		p.expanded(2, exps[2], false)
-		b.cacheWrites.Wait()
-		p.expanded(3, exps[3], true) // too late: started once
+		// Package 3's library arrives: handed out as it grows, while the
+		// preparing waits for the package to be expanded.
+		pending := big[:len(big)-1]
+		sum := sha256.Sum256(pending)
+		grow := p.grower(3)
+		for _, n := range []int{100 << 10, 280 << 10, len(pending)} {
+			grow(sum[:], len(pending), pending[:n])
+		}
+		p.expanded(3, exps[3], true)
 		b.cacheWrites.Wait()
 		var got []int
 		for _, d := range [][]byte{app, big, other, big[:len(big)-1]} {
@@ -119,8 +135,9 @@ func TestPreparer(t *testing.T) {
 
 	// All read from the cache (a warm build): nothing is prepared.
 	rec := &addRecorder{data: map[[32]byte][]byte{}}
-	b := &builder{cfg: &Config{}, prepCtx: context.Background()}
-	p := &preparer{b: b, pkgs: pkgs, prepared: rec, ctx: b.prepCtx, ready: make([]*extract.Expanded, len(pkgs)), left: len(pkgs)}
+	b := &builder{cfg: &Config{}, prepCtx: context.Background(), prepared: image.NewPrepared()}
+	p := b.newPreparer(pkgs)
+	p.prepared = rec
 	for i, e := range exps {
 		p.expanded(i, e, false)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // The cpio dialects found in RPM payloads: SVR4 "newc" (what rpm writes),
@@ -77,13 +78,34 @@ type byteSource interface {
 }
 
 // memSource reads an archive held in memory; take hands out its bytes
-// without copying them.
+// without copying them. With grow set, the archive is still being
+// decompressed: reads wait for the bytes they need.
 type memSource struct {
-	b   []byte
-	off int
+	b    []byte
+	off  int
+	grow *growingPayload
+}
+
+// need makes m.b hold n bytes after m.off if the archive has them, waiting
+// for them while it grows.
+func (m *memSource) need(n int) {
+	for m.grow != nil && len(m.b) < m.off+n {
+		m.more()
+	}
+}
+
+// more waits for the archive to grow (or to be complete: grow is then
+// nil).
+func (m *memSource) more() {
+	var done bool
+	m.b, done = m.grow.wait(len(m.b))
+	if done {
+		m.grow = nil
+	}
 }
 
 func (m *memSource) Read(p []byte) (int, error) {
+	m.need(min(len(p), 1))
 	if m.off >= len(m.b) {
 		return 0, io.EOF
 	}
@@ -93,6 +115,7 @@ func (m *memSource) Read(p []byte) (int, error) {
 }
 
 func (m *memSource) Discard(n int) (int, error) {
+	m.need(n)
 	k := min(n, len(m.b)-m.off)
 	m.off += k
 	if k < n {
@@ -111,6 +134,7 @@ func (c *cpioReader) take() (data []byte, ok bool, err error) {
 	if !mem || c.crc || c.err != nil {
 		return nil, false, nil
 	}
+	m.need(int(min(c.remaining, math.MaxInt32)))
 	if c.remaining > int64(m.Buffered()) {
 		return nil, true, io.ErrUnexpectedEOF
 	}
@@ -120,6 +144,28 @@ func (c *cpioReader) take() (data []byte, ok bool, err error) {
 	c.off += int64(n)
 	c.remaining = 0
 	return data, true, nil
+}
+
+// takeGrowing is take for an archive still being decompressed: it calls
+// seen with the entry's data so far each time more of it arrives (the last
+// call has all of it), then takes it. ok is false as for take.
+func (c *cpioReader) takeGrowing(seen func(prefix []byte)) (data []byte, ok bool, err error) {
+	m, mem := c.r.(*memSource)
+	if !mem || c.crc || c.err != nil {
+		return nil, false, nil
+	}
+	start, end := int64(m.off), int64(m.off)+c.remaining
+	for have := start; ; {
+		if avail := min(int64(len(m.b)), end); avail > have || avail == end {
+			have = avail
+			seen(m.b[start:have:have])
+		}
+		if have == end || m.grow == nil {
+			break
+		}
+		m.more()
+	}
+	return c.take()
 }
 
 func newCpioReader(r byteSource, sizeOf func(int) (int64, error)) *cpioReader {

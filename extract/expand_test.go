@@ -229,3 +229,71 @@ func TestInodeSHA256(t *testing.T) {
 		t.Errorf("SHA256 %x, want %x", n.SHA256, sum)
 	}
 }
+
+// Expand tells Growing about an xz package's files as they are decoded:
+// prefixes of the file, each longer than the last, ending with all of it,
+// under the file's sha256. A digest mismatch still fails Expand.
+func TestExpandGrowing(t *testing.T) {
+	mk := func(n int, seed byte) []byte {
+		b := make([]byte, n)
+		x := uint32(seed) + 1
+		for i := range b {
+			x = x*1664525 + 1013904223
+			b[i] = byte(x>>24) & 0x3f // compressible, not trivially
+		}
+		return b
+	}
+	files := map[string][]byte{"/usr/lib64/a": mk(300<<10, 1), "/usr/lib64/b": []byte("small\n"), "/usr/lib64/c": mk(1500<<10, 2)}
+	spec := func(digestOfC string) rpmfixture.Spec {
+		s := rpmfixture.Spec{Name: "grow", Version: "1", Release: "1", Compressor: "xz"}
+		for _, p := range []string{"/usr/lib64/a", "/usr/lib64/b", "/usr/lib64/c"} {
+			f := rpmfixture.File{Path: p, Mode: 0o755, Data: files[p]}
+			if p == "/usr/lib64/c" {
+				f.Digest = digestOfC
+			}
+			s.Files = append(s.Files, f)
+		}
+		return s
+	}
+	rpm, err := rpmfixture.Build(spec(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[[32]byte]int{}
+	seen := map[[32]byte]int{} // bytes seen so far
+	var problems []string
+	opt := extract.Options{Growing: func(sum []byte, size int, data []byte) {
+		k := [32]byte(sum)
+		calls[k]++
+		if len(data) <= seen[k] && len(data) != size {
+			problems = append(problems, fmt.Sprintf("%x: %d bytes after %d", sum[:4], len(data), seen[k]))
+		}
+		seen[k] = len(data)
+		if len(data) == size && sha256.Sum256(data) != k {
+			problems = append(problems, fmt.Sprintf("%x: whole data of another digest", sum[:4]))
+		}
+	}}
+	if _, err := extract.Expand(context.Background(), bytes.NewReader(rpm), opt); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	for p, data := range files {
+		k := sha256.Sum256(data)
+		if seen[k] != len(data) {
+			t.Errorf("%s: saw %d of %d bytes", p, seen[k], len(data))
+		}
+	}
+	if c := calls[sha256.Sum256(files["/usr/lib64/c"])]; c < 3 {
+		t.Errorf("the 1.5 MB file was seen in %d steps: not as it was decoded", c)
+	}
+
+	bad, err := rpmfixture.Build(spec(fmt.Sprintf("%x", sha256.Sum256([]byte("other")))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := extract.Expand(context.Background(), bytes.NewReader(bad), opt); !errors.Is(err, extract.ErrDigestMismatch) {
+		t.Errorf("digest mismatch: %v", err)
+	}
+}

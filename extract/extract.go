@@ -85,6 +85,14 @@ type Options struct {
 	// Decoders, when set, lends decompressors that are reused from one
 	// package to the next (nil: fresh ones for every package).
 	Decoders *Decoders
+	// Growing, when set, is told about regular files as Expand decodes an
+	// xz payload, before their digests are checked (a mismatch fails
+	// Expand): sum is the header's sha256 of the file, size its size and
+	// data what has arrived of it, longer at each call, whole at the last
+	// (the bytes never change). It runs on the goroutine checking digests
+	// and must return quickly. A smith build compresses likely image files
+	// there while the last package decodes.
+	Growing func(sum []byte, size int, data []byte)
 }
 
 // Info describes an extracted package.

@@ -20,8 +20,12 @@ import (
 // several streams, unknown checks) return errStreaming, and the caller uses
 // the streaming decoder. Corrupt input is an error wrapping errXZData;
 // output beyond limit is ErrTooLarge. hint sizes the output buffer.
-func decodeXZ(ctx context.Context, in []byte, limit int64, hint int) ([]byte, error) {
-	d := &xzDecoder{ctx: ctx, in: in, limit: limit, out: make([]byte, 0, max(hint, 64))}
+//
+// progress, when not nil, is given the output so far between LZMA2
+// chunks (its bytes never change afterwards, even if a larger buffer
+// replaces it).
+func decodeXZ(ctx context.Context, in []byte, limit int64, hint int, progress func([]byte)) ([]byte, error) {
+	d := &xzDecoder{ctx: ctx, in: in, limit: limit, out: make([]byte, 0, max(hint, 64)), progress: progress}
 	if err := d.stream(); err != nil {
 		return nil, err
 	}
@@ -43,6 +47,8 @@ type xzDecoder struct {
 	out   []byte
 	limit int64
 	check byte
+	// progress is decodeXZ's.
+	progress func([]byte)
 }
 
 func xzCorrupt(format string, args ...any) error {
@@ -277,6 +283,9 @@ func (d *xzDecoder) lzma2(dict uint32) error {
 		}
 		if err := d.ctx.Err(); err != nil {
 			return err
+		}
+		if d.progress != nil {
+			d.progress(d.out)
 		}
 		c := d.in[d.p]
 		d.p++

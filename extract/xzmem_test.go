@@ -62,7 +62,7 @@ func TestDecodeXZMatchesXi2(t *testing.T) {
 	other := 0
 	for p, in := range payloads {
 		want, werr := xi2Decode(in)
-		got, err := decodeXZ(context.Background(), in, 1<<40, 0)
+		got, err := decodeXZ(context.Background(), in, 1<<40, 0, nil)
 		switch {
 		case errors.Is(err, errStreaming):
 			other++
@@ -89,7 +89,7 @@ func BenchmarkDecodeXZ(b *testing.B) {
 	}
 	b.Run("mem", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := decodeXZ(context.Background(), in, 1<<40, 6<<20); err != nil {
+			if _, err := decodeXZ(context.Background(), in, 1<<40, 6<<20, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -133,7 +133,7 @@ func FuzzDecodeXZ(f *testing.F) {
 	}
 	const limit = 4 << 20
 	f.Fuzz(func(t *testing.T, in []byte) {
-		got, err := decodeXZ(context.Background(), in, limit, 0)
+		got, err := decodeXZ(context.Background(), in, limit, 0, nil)
 		if err == nil && len(got) > limit {
 			t.Fatalf("%d bytes past the limit", len(got))
 		}

@@ -33,6 +33,9 @@ const gzipDictSize = 32 << 10
 // headers and small files share a dictionary.
 const gzipSegmentMin = 128 << 10
 
+// SegmentMin is the smallest file Prepared.Add compresses.
+const SegmentMin = gzipSegmentMin
+
 // The bytes after a file are primed with the file's last gzipDictSize
 // bytes: a file compressed on its own must be at least that long.
 var _ = [gzipSegmentMin - gzipDictSize]struct{}{}

@@ -472,25 +472,25 @@ func TestParallelGzipFiles(t *testing.T) {
 		"all": func() *Prepared {
 			p := newPrepared(layerLevel, bs, segMin)
 			for i := range files {
-				p.Add(context.Background(), sumOf(file(i)), file(i))
+				p.Add(context.Background(), sumOf(file(i)), len(file(i)), file(i))
 			}
 			return p
 		},
 		"some": func() *Prepared {
 			p := newPrepared(layerLevel, bs, segMin)
-			p.Add(context.Background(), sumOf(file(3)), file(3))
+			p.Add(context.Background(), sumOf(file(3)), len(file(3)), file(3))
 			return p
 		},
 		"lying": func() *Prepared {
 			// The digest of file 3 on other bytes of the same length.
 			p := newPrepared(layerLevel, bs, segMin)
 			other := pgzipInput("random", files[3].n, 99)
-			p.Add(context.Background(), sumOf(file(3)), other)
+			p.Add(context.Background(), sumOf(file(3)), len(other), other)
 			return p
 		},
 		"other level": func() *Prepared {
 			p := newPrepared(layerLevel+1, bs, segMin)
-			p.Add(context.Background(), sumOf(file(3)), file(3))
+			p.Add(context.Background(), sumOf(file(3)), len(file(3)), file(3))
 			return p
 		},
 	}
@@ -537,7 +537,9 @@ func TestPreparedConcurrentAdd(t *testing.T) {
 		for _, data := range files[run%2:] {
 			wg.Go(func() {
 				sum := sha256.Sum256(data)
-				p.Add(context.Background(), sum[:], data)
+				// Some in two steps, as files arrive while decoded.
+				p.Add(context.Background(), sum[:], len(data), data[:len(data)/2])
+				p.Add(context.Background(), sum[:], len(data), data)
 			})
 		}
 		l, err := Layer(tree, LayerOptions{Prepared: p})
@@ -554,7 +556,7 @@ func TestPreparedConcurrentAdd(t *testing.T) {
 	cancel()
 	p := NewPrepared()
 	sum := sha256.Sum256(files[0])
-	p.Add(ctx, sum[:], files[0])
+	p.Add(ctx, sum[:], len(files[0]), files[0])
 	if len(p.blocks) != 0 {
 		t.Errorf("a cancelled Add made %d blocks", len(p.blocks))
 	}
@@ -582,7 +584,8 @@ func FuzzParallelGzipFiles(f *testing.F) {
 			if i%2 == 0 {
 				file := data[r.off : r.off+r.n]
 				sum := sha256.Sum256(file)
-				p.Add(context.Background(), sum[:], file)
+				p.Add(context.Background(), sum[:], len(file), file[:len(file)*int(shape[0])/255])
+				p.Add(context.Background(), sum[:], len(file), file)
 			}
 		}
 		got := pgzipFiles(t, data, files, bs, segMin, 0, p)

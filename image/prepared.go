@@ -50,12 +50,14 @@ func newPrepared(level, blockSize, segMin int) *Prepared {
 	return &Prepared{level: level, blockSize: blockSize, segMin: segMin, blocks: map[preparedKey]*preparedBlock{}}
 }
 
-// Add compresses data, a file whose content has the sha256 sum, the way
-// Layer compresses it, on the calling goroutine. Blocks already made or
-// being made are skipped; files too small to be compressed on their own
-// are ignored. It returns early once ctx is done.
-func (p *Prepared) Add(ctx context.Context, sum, data []byte) {
-	if len(data) < p.segMin || len(sum) != 32 {
+// Add compresses data, the first bytes of a file of size bytes whose
+// content has the sha256 sum (all of them when len(data) == size), the
+// way Layer compresses it, on the calling goroutine: the blocks data holds
+// whole. Blocks already made or being made are skipped; files too small to
+// be compressed on their own are ignored. It returns early once ctx is
+// done.
+func (p *Prepared) Add(ctx context.Context, sum []byte, size int, data []byte) {
+	if size < p.segMin || len(sum) != 32 || len(data) > size {
 		return
 	}
 	var enc *flate.Writer
@@ -65,7 +67,11 @@ func (p *Prepared) Add(ctx context.Context, sum, data []byte) {
 	}
 	p.mu.Unlock()
 	for i, start := 0, 0; start < len(data) && ctx.Err() == nil; i, start = i+1, start+p.blockSize {
-		dict, in := data[max(0, start-gzipDictSize):start], data[start:min(start+p.blockSize, len(data))]
+		end := min(start+p.blockSize, size)
+		if end > len(data) {
+			break
+		}
+		dict, in := data[max(0, start-gzipDictSize):start], data[start:end]
 		b, mine := p.claim(sum, i)
 		if !mine {
 			continue
