@@ -70,6 +70,25 @@ func FuzzPackage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tree := fstree.New()
 		info, err := Package(context.Background(), tree, bytes.NewReader(data), Options{Name: "fuzz", MaxBytes: 8 << 20})
+		// Expand (digests checked as an xz payload grows, Growing told)
+		// then Apply must agree with Package.
+		grown := map[string]int{}
+		e, xerr := Expand(context.Background(), bytes.NewReader(data), Options{Name: "fuzz", MaxBytes: 8 << 20, Growing: func(sum []byte, size int, d []byte) {
+			if len(d) > size || len(d) < grown[string(sum)] {
+				t.Fatalf("Growing: %d bytes of %d after %d", len(d), size, grown[string(sum)])
+			}
+			grown[string(sum)] = len(d)
+		}})
+		etree := fstree.New()
+		if xerr == nil {
+			_, xerr = Apply(context.Background(), etree, e, Options{Name: "fuzz", MaxBytes: 8 << 20})
+		}
+		if (err == nil) != (xerr == nil) {
+			t.Fatalf("Package: %v; Expand and Apply: %v", err, xerr)
+		}
+		if err == nil && tree.Dump() != etree.Dump() {
+			t.Fatal("Package and Expand+Apply made different trees")
+		}
 		if err != nil {
 			if info != nil {
 				t.Fatal("info with an error")
