@@ -30,22 +30,7 @@ import (
 // at most chunk bytes (0: one Write).
 func pgzipBytes(t testing.TB, data []byte, blockSize, chunk int) []byte {
 	t.Helper()
-	var out bytes.Buffer
-	z := newParallelGzip(&out, layerLevel, blockSize, gzipSegmentMin, nil)
-	for p := data; len(p) > 0; {
-		k := len(p)
-		if chunk > 0 {
-			k = min(k, chunk)
-		}
-		if n, err := z.Write(p[:k]); err != nil || n != k {
-			t.Fatalf("write: %d, %v", n, err)
-		}
-		p = p[k:]
-	}
-	if err := z.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return pgzipFiles(t, data, nil, blockSize, gzipSegmentMin, chunk, nil)
 }
 
 // seqGzip is what Layer wrote before parallelGzip: klauspost's gzip writer.
