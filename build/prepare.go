@@ -112,8 +112,7 @@ func (p *preparer) decoding() {
 }
 
 // expanded records package i (nil if it failed; decoded: it was
-// decompressed); the first
-// time at most all CPUs but one are still expanding packages, one of them
+// decompressed). The first time a CPU is idle while a package is still
 // being decompressed, the preparing starts in the background.
 func (p *preparer) expanded(i int, e *extract.Expanded, decoded bool) {
 	if p == nil {
@@ -126,7 +125,10 @@ func (p *preparer) expanded(i int, e *extract.Expanded, decoded bool) {
 	if decoded {
 		p.busy--
 	}
-	if !p.started && p.busy > 0 && p.left <= max(1, runtime.GOMAXPROCS(0)-1) {
+	// A CPU is idle once fewer packages are left than CPUs can expand at
+	// once: the workers bound that too, so that on many CPUs the guess
+	// waits for most packages rather than starting from an empty tree.
+	if !p.started && p.busy > 0 && p.left <= max(1, min(runtime.GOMAXPROCS(0), workers)-1) {
 		p.started = true
 		ready := append([]*extract.Expanded(nil), p.ready...)
 		p.applied = make([]bool, len(ready))
