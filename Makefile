@@ -20,7 +20,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.sha=$(SHA)
 FUZZTIME ?= 30s
 # The packages that run goroutines: downloads and locks (repo), the build
 # pipeline (build), layer compression and registry I/O (image), the solver.
-RACE_PKGS ?= ./repo ./build ./image ./solver
+RACE_PKGS ?= ./repo ./build ./image ./solver ./extract
 BENCH_N  ?= 5
 CROSS    ?= darwin/arm64 linux/arm64
 
