@@ -298,6 +298,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}
+	if n := b.prepared.Used(); n > 0 {
+		b.logf("layer: %.1f MB of its files compressed while packages were decompressed", float64(n)/1e6)
+	}
 	ociArch, variant, err := b.platform(installed, parent, src)
 	if err != nil {
 		return nil, err

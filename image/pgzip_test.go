@@ -516,6 +516,20 @@ func TestPreparedConcurrentAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := plain.Digest()
+	// Everything added first: the layer compresses no file.
+	all := NewPrepared()
+	total := 0
+	for _, data := range files {
+		sum := sha256.Sum256(data)
+		all.Add(context.Background(), sum[:], len(data), data)
+		total += len(data)
+	}
+	if l, err := Layer(tree, LayerOptions{Prepared: all}); err != nil || must(l.Digest()) != want {
+		t.Fatalf("all prepared: %v", err)
+	}
+	if all.Used() != int64(total) {
+		t.Errorf("all prepared: %d bytes used, want %d", all.Used(), total)
+	}
 	for run := range 5 {
 		p := NewPrepared()
 		var wg sync.WaitGroup

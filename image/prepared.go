@@ -5,6 +5,7 @@ import (
 	"context"
 	"hash/crc32"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -25,6 +26,7 @@ type Prepared struct {
 	mu               sync.Mutex
 	blocks           map[preparedKey]*preparedBlock
 	encoders         []*flate.Writer // free, for Add
+	used             atomic.Int64    // Used
 }
 
 type preparedKey struct {
@@ -103,10 +105,15 @@ func (p *Prepared) block(sum []byte, index int, dict, in []byte, deflate func() 
 	}
 	<-b.done
 	if b.err == nil && b.out != nil && b.crc == inputCRC(dict, in) {
+		p.used.Add(int64(len(in)))
 		return b.out, nil
 	}
 	return deflate()
 }
+
+// Used returns how many bytes of file data Layer found compressed here
+// (made by Add, or by an earlier Layer) instead of compressing them.
+func (p *Prepared) Used() int64 { return p.used.Load() }
 
 // claim returns the block, and whether the caller is to make it (it was
 // not there).
