@@ -64,7 +64,7 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 	if err != nil {
 		return nil, err
 	}
-	hint := min(x.files.payloadBound(), x.opt.MaxBytes, maxPresize)
+	hint := min(x.files.payloadBound(), x.payloadMax, maxPresize)
 	payload, verified, err := x.expandInMemory(ctx, comp, &br, hint)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (x *extractor) expandInMemory(ctx context.Context, comp string, br **bufio.
 	}
 	var out []byte
 	if comp == compZstd {
-		out, err = x.opt.Decoders.decodeAllZstd(in, x.opt.MaxBytes, int(hint))
+		out, err = x.opt.Decoders.decodeAllZstd(in, x.payloadMax, int(hint))
 	} else {
 		var verr error
 		out, verr, err = x.decodeXZVerifying(ctx, in, hint)
@@ -124,7 +124,7 @@ func (x *extractor) expandInMemory(ctx context.Context, comp string, br **bufio.
 		*br = bufio.NewReaderSize(bytes.NewReader(in), 64<<10)
 		return nil, false, nil
 	case errors.Is(err, ErrTooLarge):
-		return nil, false, fmt.Errorf("%w %s", ErrTooLarge, bytesize.Hint(x.opt.MaxBytes))
+		return nil, false, x.tooLarge()
 	case err != nil:
 		return nil, false, fmt.Errorf("%s payload: %w", comp, err)
 	}
@@ -147,7 +147,7 @@ func (x *extractor) decodeXZVerifying(ctx context.Context, in []byte, hint int64
 		}
 		verrc <- err
 	}()
-	out, err = decodeXZ(ctx, in, x.opt.MaxBytes, int(hint), g.publish)
+	out, err = decodeXZ(ctx, in, x.payloadMax, int(hint), g.publish)
 	g.finish(out)
 	verr = <-verrc
 	if err != nil && verr != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -718,6 +718,46 @@ func TestPackageLyingSize(t *testing.T) {
 	}
 }
 
+// A payload far larger than its header's file list allows stops at that
+// bound (plus slack), whatever --max-size allows: a bomb by the package's
+// own account, said so, at a small cost, for every compressor and path.
+// (The bomb hides after the cpio trailer: a member larger than its header
+// says is refused as soon as its cpio header is read.)
+func TestPackageBombBeyondHeader(t *testing.T) {
+	for _, comp := range []string{"zstd", "xz", "gzip"} {
+		s := hostile(func(s *rpmfixture.Spec) {
+			s.Compressor = comp
+			s.Entries = []rpmfixture.Entry{
+				rpmfixture.NewEntry("./x", rpmfixture.ModeReg|0o644, []byte("hello")),
+				rpmfixture.NewEntry("TRAILER!!!", 0, nil),
+				rpmfixture.NewEntry("./y", rpmfixture.ModeReg|0o644, make([]byte, 48<<20)),
+			}
+		})
+		rpm := mustBuild(t, s)
+		for name, run := range map[string]func() error{
+			"Package": func() error {
+				_, err := extract.Package(context.Background(), fstree.New(), bytes.NewReader(rpm), extract.Options{Name: "evil.rpm"})
+				return err
+			},
+			"Expand": func() error {
+				_, err := extract.Expand(context.Background(), bytes.NewReader(rpm), extract.Options{Name: "evil.rpm"})
+				return err
+			},
+		} {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := run()
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, extract.ErrTooLarge) || !strings.Contains(err.Error(), "its header's file list allows (a decompression bomb?)") {
+				t.Errorf("%s %s: %v", comp, name, err)
+			}
+			if d := after.TotalAlloc - before.TotalAlloc; d > 24<<20 {
+				t.Errorf("%s %s: allocated %d MiB for a 48 MiB bomb", comp, name, d>>20)
+			}
+		}
+	}
+}
+
 func TestPackageCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -223,6 +223,7 @@ type limitReader struct {
 	r     io.Reader
 	n     int64 // bytes read so far
 	limit int64
+	over  func() error // the error past the limit; nil: ErrTooLarge with the --max-size hint
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -231,6 +232,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		var b [1]byte
 		if m, err := l.r.Read(b[:]); m == 0 {
 			return 0, err
+		}
+		if l.over != nil {
+			return 0, l.over()
 		}
 		return 0, fmt.Errorf("%w %s", ErrTooLarge, bytesize.Hint(l.limit))
 	}
