@@ -146,16 +146,16 @@ func newExtractor(tree *fstree.Tree, opt Options) *extractor {
 }
 
 type extractor struct {
-	tree    *fstree.Tree
-	opt     Options
-	info    *Info
-	files   *fileTable
-	limit   *limitReader
+	tree  *fstree.Tree
+	opt   Options
+	info  *Info
+	files *fileTable
+	limit *limitReader
 	// payloadMax bounds the decompressed payload: MaxBytes, or less when
 	// the header's file list allows less (payloadMax).
 	payloadMax int64
-	pkg     string // Inode.Package
-	lastDir string // last parent directory known to exist
+	pkg        string // Inode.Package
+	lastDir    string // last parent directory known to exist
 	// digestsChecked skips the file digest checks (Apply: Expand made them).
 	digestsChecked bool
 }
