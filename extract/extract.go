@@ -152,7 +152,7 @@ type extractor struct {
 	files *fileTable
 	limit *limitReader
 	// payloadMax bounds the decompressed payload: MaxBytes, or less when
-	// the header's file list allows less (payloadMax).
+	// the header's file list allows less (payloadBound).
 	payloadMax int64
 	pkg        string // Inode.Package
 	lastDir    string // last parent directory known to exist
