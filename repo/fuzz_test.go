@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -82,6 +83,89 @@ func FuzzParsePrimary(f *testing.F) {
 			t.Fatalf("one-byte reads: %d packages vs %d, %v", len(again), len(pkgs), err)
 		}
 		parseFilelists(bytes.NewReader(data), "filelists.xml", pkgs)
+	})
+}
+
+func FuzzParseMetalink(f *testing.F) {
+	addSeeds(f, 8<<10, "real/repodata/fedora-32-repomd-metalink/metalink.xml")
+	f.Add([]byte(`<metalink><files><file name="repomd.xml"><verification><hash type="sha256">` + strings.Repeat("ab", 32) +
+		`</hash></verification><resources><url protocol="https" preference="10">https://m/repodata/repomd.xml</url>` +
+		`<url preference="99">ftp://x/</url></resources></file></files></metalink>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ml, err := parseMetalink(data, "metalink.xml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "metalink.xml: ") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(ml.BaseURLs) == 0 {
+			t.Fatal("a metalink without mirrors was accepted")
+		}
+		for _, u := range ml.BaseURLs {
+			low := strings.ToLower(u)
+			if !strings.HasPrefix(low, "http://") && !strings.HasPrefix(low, "https://") || strings.HasSuffix(u, "repodata/repomd.xml") {
+				t.Fatalf("mirror %q", u)
+			}
+		}
+		for _, h := range ml.Hashes {
+			if validChecksum(h) != nil {
+				t.Fatalf("accepted hash %+v", h)
+			}
+		}
+		// Verifying any bytes against it never panics, and with hashes
+		// present, never passes for bytes that match none of them.
+		if err := ml.verify(data, "repomd.xml", "m"); err == nil && len(ml.Hashes) > 0 {
+			matched := false
+			for _, h := range ml.Hashes {
+				hh, _ := newHash(h.Type)
+				hh.Write(data)
+				if fmt.Sprintf("%x", hh.Sum(nil)) == strings.ToLower(h.Value) {
+					matched = true
+				}
+			}
+			if !matched {
+				t.Fatal("verified bytes that match no hash")
+			}
+		}
+	})
+}
+
+func FuzzParseFilelists(f *testing.F) {
+	addSeeds(f, 8<<10, "distro/repo/repodata/*-filelists.xml.gz", "real/repodata/createrepo_c-small/repo_02/repodata/*-filelists.xml.gz")
+	f.Add([]byte(fixtureFilelists))
+	f.Add([]byte(`<filelists><package pkgid="x" name="hello" arch="x86_64"><version epoch="0" ver="1" rel="1"/><file>/a</file><file>/a</file></package></filelists>`))
+	pkgs, err := parsePrimary(strings.NewReader(fixturePrimary), "primary.xml", "r")
+	if err != nil {
+		f.Fatal(err)
+	}
+	known := map[*Package]bool{}
+	for _, p := range pkgs {
+		known[p] = true
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		idx, err := parseFilelists(bytes.NewReader(data), "filelists.xml", pkgs)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "filelists.xml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for path, owners := range idx {
+			for i, p := range owners {
+				if !known[p] {
+					t.Fatalf("%s: owner %p is none of the packages", path, p)
+				}
+				if i > 0 && owners[i-1] == p {
+					t.Fatalf("%s: %s listed twice in a row", path, p.NEVRA())
+				}
+			}
+		}
+		// The same document read one byte at a time gives the same index.
+		again, err := parseFilelists(&oneByteReader{bytes.NewReader(data)}, "filelists.xml", pkgs)
+		if err != nil || len(again) != len(idx) {
+			t.Fatalf("one-byte reads: %d paths vs %d, %v", len(again), len(idx), err)
+		}
 	})
 }
 
