@@ -1,7 +1,7 @@
 //go:build ignore
 
 // fuzzcorpus writes the committed seed corpora (testdata/fuzz/FuzzX/real-*)
-// of the packages issue 7 covers, from the shared test bed's real files, so
+// of the packages issue 7 covers (and repo's), from the shared test bed's real files, so
 // that CI's ordinary `go test` replays real inputs without ../shared. Run it
 // from the repository root after the test bed changes:
 //
@@ -15,10 +15,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
 	"os"
@@ -117,6 +119,13 @@ func main() {
 		write("dep", "FuzzParseRich", fmt.Sprintf("real-rich-%d", i), d)
 	}
 
+	// repo: the first packages of the test bed's primary and filelists
+	// (closed again), its repomd.xml, and Fedora 32's metalink.
+	write("repo", "FuzzParsePrimary", "real-distro-primary", firstPackages(gunzip(glob1("distro/repo/repodata/*-primary.xml.gz")), 3, "metadata"))
+	write("repo", "FuzzParseFilelists", "real-distro-filelists", firstPackages(gunzip(glob1("distro/repo/repodata/*-filelists.xml.gz")), 3, "filelists"))
+	write("repo", "FuzzParseRepomd", "real-distro-repomd", read("distro/repo/repodata/repomd.xml"))
+	write("repo", "FuzzParseMetalink", "real-fedora32-metalink", read("real/repodata/fedora-32-repomd-metalink/metalink.xml"))
+
 	// elf: a real x86-64 executable (rpm's hello test package).
 	write("elf", "FuzzClosure", "real-hello-x86_64", fileFromRPM("real/rpms/synthetic/rpm-org/hello-2.0-1.x86_64.rpm", "/usr/local/bin/hello"), "include ld.so.conf.d/*.conf\n")
 }
@@ -127,6 +136,41 @@ func read(p string) []byte {
 		log.Fatal(err)
 	}
 	return b
+}
+
+// glob1 is the one file of the test bed matching pattern, read.
+func glob1(pattern string) []byte {
+	files, _ := filepath.Glob(filepath.Join(*shared, pattern))
+	if len(files) != 1 {
+		log.Fatalf("%s: %d matches", pattern, len(files))
+	}
+	return read(strings.TrimPrefix(files[0], *shared+string(filepath.Separator)))
+}
+
+func gunzip(b []byte) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		log.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return out
+}
+
+// firstPackages keeps a repodata document up to the end of its n-th
+// package and closes its root element again.
+func firstPackages(doc []byte, n int, root string) []byte {
+	end := 0
+	for range n {
+		i := bytes.Index(doc[end:], []byte("</package>"))
+		if i < 0 {
+			log.Fatalf("fewer than %d packages", n)
+		}
+		end += i + len("</package>")
+	}
+	return append(append([]byte(nil), doc[:end]...), "\n</"+root+">\n"...)
 }
 
 // fileFromRPM returns the content of path in the package, or of its first
