@@ -21,9 +21,10 @@ import (
 // for a CPU to be idle, it applies the packages expanded so far to a
 // scratch tree, takes the path closure there (or every file, without
 // paths:) and compresses those files' blocks into b.prepared (an
-// image.Prepared), which
-// Layer then uses. A wrong guess costs CPU time, never a byte of the
-// image: Prepared's blocks depend on file content alone.
+// image.Prepared); then the large ELF files of the packages still being
+// decoded, as they arrive. Layer uses what it finds there. A wrong guess
+// costs CPU time, never a byte of the image: Prepared's blocks depend on
+// file content alone.
 type preparer struct {
 	b        *builder
 	pkgs     []*repo.Package
