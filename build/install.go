@@ -252,7 +252,7 @@ func notExpanded(cache *expandedCache, pkgs []*repo.Package) []*repo.Package {
 
 // expand returns p decompressed: from the cache, or fetched (verified by
 // Open) and expanded, then cached.
-func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCache, p *repo.Package, decs chan *extract.Decoders, growing func([]byte, int, []byte)) (*extract.Expanded, error) {
+func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCache, p *repo.Package, decs chan *extract.Decoders, growing func(string, []byte, int, []byte)) (*extract.Expanded, error) {
 	file, cached := cache.path(p)
 	if cached {
 		e, err := cache.load(file)

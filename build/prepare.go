@@ -3,8 +3,10 @@ package build
 import (
 	"context"
 	"errors"
+	"path"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/smith-build/smith/elf"
@@ -41,6 +43,10 @@ type preparer struct {
 	started bool
 	// applied marks the packages the scratch tree holds (set at the start).
 	applied []bool
+	// want tells which files of the packages still decoding the image
+	// likely needs, by path (set once the scratch tree's closure is known;
+	// nil: every large ELF file).
+	want func(path string) bool
 	// growing are the large ELF files of packages being decoded, as far
 	// as they have arrived (extract.Options.Growing), by sha256.
 	growing map[[32]byte]*growingFile
@@ -50,6 +56,7 @@ type preparer struct {
 
 // growingFile is a file arriving as its package is decoded.
 type growingFile struct {
+	path      string
 	pkg, size int
 	data      []byte // what has arrived
 	handed    int    // len(data) when last given to Add
@@ -80,11 +87,11 @@ func (p *preparer) signal() {
 // grower returns the extract.Options.Growing of package i: it records the
 // package's large ELF files as they arrive (libraries the image will
 // likely need; a wrong guess costs CPU only).
-func (p *preparer) grower(i int) func(sum []byte, size int, data []byte) {
+func (p *preparer) grower(i int) func(path string, sum []byte, size int, data []byte) {
 	if p == nil {
 		return nil
 	}
-	return func(sum []byte, size int, data []byte) {
+	return func(path string, sum []byte, size int, data []byte) {
 		if size < image.SegmentMin || len(data) < 4 || string(data[:4]) != "\x7fELF" {
 			return
 		}
@@ -92,7 +99,7 @@ func (p *preparer) grower(i int) func(sum []byte, size int, data []byte) {
 		k := [32]byte(sum)
 		f := p.growing[k]
 		if f == nil {
-			f = &growingFile{pkg: i, size: size}
+			f = &growingFile{path: path, pkg: i, size: size}
 			p.growing[k] = f
 		}
 		f.data = data
@@ -154,7 +161,10 @@ func (p *preparer) prepare(ready []*extract.Expanded) {
 			return // the build will say why
 		}
 	}
-	files := p.b.likelyFiles(t)
+	files, want := p.b.likelyFiles(t)
+	p.mu.Lock()
+	p.want = want
+	p.mu.Unlock()
 	// Largest first: the layer's workers take the rest, and a large file
 	// half done at the end would keep them waiting.
 	sort.SliceStable(files, func(i, j int) bool { return len(files[i].Data) > len(files[j].Data) })
@@ -193,7 +203,7 @@ func (p *preparer) nextGrowing() (sum [32]byte, size int, data []byte, ok, more 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k, f := range p.growing {
-		if p.applied[f.pkg] {
+		if p.applied[f.pkg] || p.want != nil && !p.want(f.path) {
 			delete(p.growing, k)
 			continue
 		}
@@ -207,8 +217,12 @@ func (p *preparer) nextGrowing() (sum [32]byte, size int, data []byte, ok, more 
 
 // likelyFiles returns the regular files of the partial tree t that the
 // image will most likely hold: the path closure of paths: (roots missing
-// from t left out), or every file.
-func (b *builder) likelyFiles(t *fstree.Tree) []*fstree.Inode {
+// from t left out), or every file. want picks, by path, the files of the
+// packages t lacks that the closure would take: those named like a library
+// or interpreter it did not find (libcrypto.so.3.0.7 for libcrypto.so.3).
+// It is nil (all of them) without paths:, or when a root was left out,
+// since what that root needs is unknown.
+func (b *builder) likelyFiles(t *fstree.Tree) (files []*fstree.Inode, want func(path string) bool) {
 	var out []*fstree.Inode
 	seen := map[*fstree.Inode]bool{}
 	add := func(n *fstree.Inode) {
@@ -222,17 +236,20 @@ func (b *builder) likelyFiles(t *fstree.Tree) []*fstree.Inode {
 			add(n)
 			return nil
 		})
-		return out
+		return out, nil
 	}
 	roots := append([]string(nil), b.cfg.Paths...)
 	if b.cfg.NSS {
 		roots = append(roots, nssLibraries(t)...)
 	}
+	dropped := false
+	missing := map[string]bool{}
 	for range len(roots) + 1 {
-		paths, err := elf.Closure(t, roots, elf.Options{})
+		clear(missing)
+		paths, err := elf.Closure(t, roots, elf.Options{Missing: func(name string) { missing[path.Base(name)] = true }})
 		var nf *elf.NotFoundError
 		if errors.As(err, &nf) {
-			roots = deleteFirst(roots, nf.Path)
+			roots, dropped = deleteFirst(roots, nf.Path), true
 			continue
 		}
 		for _, p := range paths {
@@ -241,7 +258,18 @@ func (b *builder) likelyFiles(t *fstree.Tree) []*fstree.Inode {
 		}
 		break
 	}
-	return out
+	if dropped {
+		return out, nil
+	}
+	return out, func(p string) bool {
+		base := path.Base(p)
+		for name := range missing {
+			if base == name || strings.HasPrefix(base, name+".") {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func deleteFirst(list []string, s string) []string {

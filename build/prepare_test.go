@@ -58,7 +58,8 @@ func padded(s elftest.Spec, size int) []byte {
 // paths: within the packages expanded so far (the root and the library it
 // needs, not the library nobody needs; a root that is not there yet is
 // left out rather than failing the guess), then the large ELF files of
-// the package being decoded as they arrive, until it is expanded.
+// the package being decoded that the closure missed, as they arrive, until
+// it is expanded.
 func TestPreparer(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	app := padded(elftest.Spec{Type: elf.ET_EXEC, Needed: []string{"libbig.so.1", "libpending.so.1"}}, 200<<10)
@@ -68,7 +69,7 @@ func TestPreparer(t *testing.T) {
 		{Name: "libbig", Files: []rpmfixture.File{{Path: "/usr/lib64/libbig.so.1", Mode: 0o755, Data: big}}},
 		{Name: "other", Files: []rpmfixture.File{{Path: "/usr/lib64/libother.so.1", Mode: 0o755, Data: other}}},
 		{Name: "app", Files: []rpmfixture.File{{Path: "/usr/bin/app", Mode: 0o755, Data: app}}},
-		{Name: "pending", Files: []rpmfixture.File{{Path: "/usr/lib64/libpending.so.1", Mode: 0o755, Data: big[:len(big)-1]}}},
+		{Name: "pending", Files: []rpmfixture.File{{Path: "/usr/lib64/libpending.so.1.2", Mode: 0o755, Data: big[:len(big)-1]}}},
 	}
 	var pkgs []*repo.Package
 	var exps []*extract.Expanded
@@ -86,12 +87,20 @@ func TestPreparer(t *testing.T) {
 		exps = append(exps, e)
 	}
 
+	// Package 3 is decoded last; its library libpending.so.1.2 (for
+	// app's libpending.so.1) and an ELF file no one needs arrive as it
+	// grows.
+	pending := big[:len(big)-1]
+	unused := padded(elftest.Spec{Soname: "libunused.so.1"}, 200<<10)
 	for _, c := range []struct {
 		paths []string
 		want  [][]byte
 	}{
-		{[]string{"/usr/bin/app", "/usr/bin/not-yet"}, [][]byte{app, big, big[:len(big)-1]}},
-		{nil, [][]byte{app, big, other, big[:len(big)-1]}},
+		{[]string{"/usr/bin/app"}, [][]byte{app, big, pending}},
+		// A root not there yet: what it needs is unknown, so every
+		// large ELF file of the decoding package is taken.
+		{[]string{"/usr/bin/app", "/usr/bin/not-yet"}, [][]byte{app, big, pending, unused}},
+		{nil, [][]byte{app, big, other, pending, unused}},
 	} {
 		rec := &addRecorder{data: map[[32]byte][]byte{}}
 		b := &builder{cfg: &Config{Paths: c.paths}, prepCtx: context.Background(), prepared: image.NewPrepared()}
@@ -106,18 +115,19 @@ func TestPreparer(t *testing.T) {
 			t.Fatalf("paths %q: started with two packages left", c.paths)
 		}
 		p.expanded(2, exps[2], false)
-		// Package 3's library arrives: handed out as it grows, while the
+		// Package 3's files arrive: handed out as they grow, while the
 		// preparing waits for the package to be expanded.
-		pending := big[:len(big)-1]
-		sum := sha256.Sum256(pending)
 		grow := p.grower(3)
 		for _, n := range []int{100 << 10, 280 << 10, len(pending)} {
-			grow(sum[:], len(pending), pending[:n])
+			sum := sha256.Sum256(pending)
+			grow("/usr/lib64/libpending.so.1.2", sum[:], len(pending), pending[:n])
+			sum = sha256.Sum256(unused)
+			grow("/usr/lib64/libunused.so.1", sum[:], len(unused), unused[:min(n, len(unused))])
 		}
 		p.expanded(3, exps[3], true)
 		b.cacheWrites.Wait()
 		var got []int
-		for _, d := range [][]byte{app, big, other, big[:len(big)-1]} {
+		for _, d := range [][]byte{app, big, other, pending, unused} {
 			if rec.has(d) {
 				got = append(got, len(d))
 			}

@@ -74,6 +74,10 @@ type Options struct {
 	// library and the file needing it), each once, control characters
 	// escaped as \xNN. Nil discards them.
 	Warn func(msg string)
+	// Missing, when set, receives every DT_NEEDED name and ELF program
+	// interpreter the tree does not resolve, as written in the file (once
+	// per object that needs it).
+	Missing func(name string)
 }
 
 // NotFoundError reports a root that matches nothing in the tree.
@@ -177,6 +181,13 @@ type object struct {
 	path      string   // canonical path
 	origin    string   // what $ORIGIN expands to
 	inherited []string // expanded DT_RPATH directories of the loaders, nearest first
+}
+
+// missing reports an unresolved library or interpreter to Options.Missing.
+func (c *closure) missing(name string) {
+	if c.opt.Missing != nil {
+		c.opt.Missing(name)
+	}
 }
 
 // warnf reports a problem once. Names come from hostile inputs, so control

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -792,5 +793,22 @@ func TestShebang(t *testing.T) {
 		if interp != tc.interp || arg != tc.arg || envCommand(arg) != tc.env {
 			t.Errorf("shebang(%q) = %q, %q, env %q", tc.in, interp, arg, envCommand(arg))
 		}
+	}
+}
+
+// Missing hears of every library and interpreter the tree lacks, as the
+// file names them, and of nothing found.
+func TestClosureMissing(t *testing.T) {
+	tree := mkTree(t, append(base(),
+		obj("/usr/bin/app", elftest.Spec{Type: delf.ET_EXEC, Interp: "/lib/ld-musl-x86_64.so.1", Needed: []string{"libnope.so.1", "liba.so", "libc.so.6"}}),
+		lib("/usr/lib64/liba.so", elftest.Spec{Needed: []string{"libdeep.so.2", "/opt/abs/libabs.so"}}),
+	))
+	var missing []string
+	if _, err := Closure(tree, []string{"/usr/bin/app"}, Options{Missing: func(n string) { missing = append(missing, n) }}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(missing)
+	if want := []string{"/lib/ld-musl-x86_64.so.1", "/opt/abs/libabs.so", "libdeep.so.2", "libnope.so.1"}; !reflect.DeepEqual(missing, want) {
+		t.Errorf("missing %q, want %q", missing, want)
 	}
 }

@@ -26,6 +26,7 @@ func (c *closure) elfDeps(o object, b []byte) {
 	if in.interp != "" {
 		ch, err := c.resolve(in.interp, true)
 		if err != nil || ch.node.Kind != fstree.File {
+			c.missing(in.interp)
 			c.warnf("%s: program interpreter %s not found", o.path, in.interp)
 		} else {
 			c.keep(ch, true)
@@ -69,6 +70,7 @@ func (c *closure) elfDeps(o object, b []byte) {
 	for _, name := range in.needed {
 		ch, conf, ok := c.findLib(name, in, dirs)
 		if !ok {
+			c.missing(name)
 			c.warnf("%s: needed library %s not found", o.path, name)
 			continue
 		}

@@ -216,7 +216,7 @@ func (x *extractor) takeGrowing(cr *cpioReader, f *fileInfo) ([]byte, bool, erro
 	}
 	return cr.takeGrowing(func(prefix []byte) {
 		if sum != nil {
-			x.opt.Growing(sum, int(f.size), prefix)
+			x.opt.Growing(f.path, sum, int(f.size), prefix)
 		}
 	})
 }

@@ -262,8 +262,11 @@ func TestExpandGrowing(t *testing.T) {
 	calls := map[[32]byte]int{}
 	seen := map[[32]byte]int{} // bytes seen so far
 	var problems []string
-	opt := extract.Options{Growing: func(sum []byte, size int, data []byte) {
+	opt := extract.Options{Growing: func(path string, sum []byte, size int, data []byte) {
 		k := [32]byte(sum)
+		if want, ok := files[path]; !ok || len(want) != size {
+			problems = append(problems, fmt.Sprintf("%s: not a file of the package, or not of %d bytes", path, size))
+		}
 		calls[k]++
 		if len(data) <= seen[k] && len(data) != size {
 			problems = append(problems, fmt.Sprintf("%x: %d bytes after %d", sum[:4], len(data), seen[k]))

@@ -87,12 +87,13 @@ type Options struct {
 	Decoders *Decoders
 	// Growing, when set, is told about regular files as Expand decodes an
 	// xz payload, before their digests are checked (a mismatch fails
-	// Expand): sum is the header's sha256 of the file, size its size and
-	// data what has arrived of it, longer at each call, whole at the last
-	// (the bytes never change). It runs on the goroutine checking digests
-	// and must return quickly. A smith build compresses likely image files
-	// there while the last package decodes.
-	Growing func(sum []byte, size int, data []byte)
+	// Expand): path is the file's path in the header, sum the header's
+	// sha256 of the file, size its size and data what has arrived of it,
+	// longer at each call, whole at the last (the bytes never change). It
+	// runs on the goroutine checking digests and must return quickly. A
+	// smith build compresses likely image files there while the last
+	// package decodes.
+	Growing func(path string, sum []byte, size int, data []byte)
 }
 
 // Info describes an extracted package.

@@ -73,7 +73,7 @@ func FuzzPackage(f *testing.F) {
 		// Expand (digests checked as an xz payload grows, Growing told)
 		// then Apply must agree with Package.
 		grown := map[string]int{}
-		e, xerr := Expand(context.Background(), bytes.NewReader(data), Options{Name: "fuzz", MaxBytes: 8 << 20, Growing: func(sum []byte, size int, d []byte) {
+		e, xerr := Expand(context.Background(), bytes.NewReader(data), Options{Name: "fuzz", MaxBytes: 8 << 20, Growing: func(_ string, sum []byte, size int, d []byte) {
 			if len(d) > size || len(d) < grown[string(sum)] {
 				t.Fatalf("Growing: %d bytes of %d after %d", len(d), size, grown[string(sum)])
 			}
