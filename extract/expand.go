@@ -108,7 +108,17 @@ func (x *extractor) expandInMemory(ctx context.Context, comp string, br **bufio.
 	}
 	var out []byte
 	if comp == compZstd {
-		out, err = x.opt.Decoders.decodeAllZstd(in, x.payloadMax, int(hint))
+		// Bounded by MaxBytes and, when the header's bound is small
+		// enough to allocate up front, by that bound (slack aside: no
+		// real payload comes near it).
+		capTo := 0
+		if b := x.files.payloadBound() + zstdCapSlack; b < x.payloadMax && b <= maxPresize {
+			capTo = int(b)
+		}
+		out, err = x.opt.Decoders.decodeAllZstd(in, x.opt.MaxBytes, capTo, int(hint))
+		if err == nil && int64(len(out)) > x.payloadMax {
+			err = ErrTooLarge
+		}
 	} else {
 		var verr error
 		out, verr, err = x.decodeXZVerifying(ctx, in, hint)
@@ -252,6 +262,11 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 
 // maxPresize bounds the payload buffer allocated before data arrives.
 const maxPresize = 16 << 20
+
+// zstdCapSlack is the room left beyond payloadBound in a zstd payload's
+// buffer: a payload that needs more is decoded again by the streaming
+// decoder, bounded by payloadMax.
+const zstdCapSlack = 64 << 10
 
 // ctxReader stops a long decompression when ctx is done.
 type ctxReader struct {

@@ -106,9 +106,11 @@ func decompressor(comp string, r io.Reader) (io.Reader, func(), error) {
 // releases it.
 type Decoders struct {
 	zstd *zstd.Decoder
-	// zstdAll decodes whole payloads (DecodeAll), bounded by zstdAllMax.
+	// zstdAll decodes whole payloads (DecodeAll), bounded by zstdAllMax,
+	// and by the output buffer's capacity when zstdAllCap.
 	zstdAll    *zstd.Decoder
 	zstdAllMax int64
+	zstdAllCap bool
 }
 
 // Close releases the decoders' resources.
@@ -125,17 +127,31 @@ func (d *Decoders) Close() {
 }
 
 // decodeAllZstd decompresses a whole zstd payload, at most limit bytes
-// (more is ErrTooLarge), reusing d's decoder when d is not nil.
-func (d *Decoders) decodeAllZstd(in []byte, limit int64, hint int) ([]byte, error) {
+// (more is ErrTooLarge), reusing d's decoder when d is not nil. capTo,
+// when positive, bounds the output further, to what the package's header
+// allows: a payload over it is handed back (errStreaming) for the
+// streaming decoder to bound exactly. (The decoder's own size bound would
+// also cap the window it accepts, and rpm's zstd windows are larger than
+// most payloads: the output buffer's capacity bounds the output instead.)
+func (d *Decoders) decodeAllZstd(in []byte, limit int64, capTo, hint int) ([]byte, error) {
+	useCap := capTo > 0
 	var z *zstd.Decoder
-	if d != nil && d.zstdAll != nil && d.zstdAllMax == limit {
+	switch {
+	case d != nil && d.zstdAll != nil && d.zstdAllMax == limit:
 		z = d.zstdAll
-	} else {
+		if d.zstdAllCap != useCap {
+			if err := z.ResetWithOptions(nil, zstd.WithDecodeAllCapLimit(useCap)); err != nil {
+				return nil, err
+			}
+			d.zstdAllCap = useCap
+		}
+	default:
 		var err error
 		z, err = zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxWindow(maxZstdWindow),
-			zstd.WithDecoderMaxMemory(uint64(limit)))
+			zstd.WithDecoderMaxMemory(uint64(limit)),
+			zstd.WithDecodeAllCapLimit(useCap))
 		if err != nil {
 			return nil, err
 		}
@@ -143,16 +159,24 @@ func (d *Decoders) decodeAllZstd(in []byte, limit int64, hint int) ([]byte, erro
 			if d.zstdAll != nil {
 				d.zstdAll.Close()
 			}
-			d.zstdAll, d.zstdAllMax = z, limit
+			d.zstdAll, d.zstdAllMax, d.zstdAllCap = z, limit, useCap
 		} else {
 			defer z.Close()
 		}
 	}
-	out, err := z.DecodeAll(in, make([]byte, 0, max(hint, 64)))
+	size := max(hint, 64)
+	if useCap {
+		size = capTo
+	}
+	out, err := z.DecodeAll(in, make([]byte, 0, size))
 	switch {
 	case errors.Is(err, zstd.ErrWindowSizeExceeded):
 		// A window larger than the limit may still hold a payload within
 		// it: the streaming decoder bounds the output, not the window.
+		return nil, errStreaming
+	case useCap && err != nil:
+		// Past the capacity, the decoder reports a size error of one
+		// kind or another; the streaming decoder tells which it was.
 		return nil, errStreaming
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded) || int64(len(out)) > limit:
 		return nil, ErrTooLarge

@@ -164,7 +164,7 @@ func FuzzDecodeAllZstd(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var d Decoders
 		defer d.Close()
-		got, err := d.decodeAllZstd(in, limit, 0)
+		got, err := d.decodeAllZstd(in, limit, 0, 0)
 		if err != nil {
 			return
 		}
@@ -181,4 +181,34 @@ func FuzzDecodeAllZstd(f *testing.F) {
 			t.Fatalf("the streaming decoder gives %d bytes, %v; DecodeAll %d", len(want), err, len(got))
 		}
 	})
+}
+
+// A small zstd payload with a window larger than the payload (rpm writes
+// 8 MiB windows; libattr's payload is 70 KB) is decoded whole, in memory,
+// bounded by what its header allows: that bound must not send it to the
+// streaming decoder.
+func TestZstdSmallPayloadStaysInMemory(t *testing.T) {
+	rpm, err := os.ReadFile("../testdata/repo/Packages/libattr-2.5.1-4.el9.x86_64.rpm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fh zstd.Header
+	if err := fh.Decode(rpm[bytes.Index(rpm, []byte{0x28, 0xb5, 0x2f, 0xfd}):]); err != nil || fh.WindowSize < 1<<20 {
+		t.Fatalf("the payload's window is %d bytes (%v): not the case under test", fh.WindowSize, err)
+	}
+	x := newExtractor(nil, Options{Decoders: &Decoders{}})
+	br, h, err := readPackageHeaders(bytes.NewReader(rpm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.prepare(h); err != nil {
+		t.Fatal(err)
+	}
+	if x.payloadMax >= int64(fh.WindowSize) {
+		t.Fatalf("payload bound %d, window %d: not the case under test", x.payloadMax, fh.WindowSize)
+	}
+	payload, _, err := x.expandInMemory(context.Background(), compZstd, &br, x.files.payloadBound())
+	if err != nil || payload == nil {
+		t.Fatalf("in-memory zstd: %d bytes, %v (nil: handed to the streaming decoder)", len(payload), err)
+	}
 }
