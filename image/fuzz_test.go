@@ -102,7 +102,7 @@ type fuzzLayer struct {
 }
 
 // fuzzLayerBlob is a small gzip layer smith wrote, with its DiffID.
-func fuzzLayerBlob(f *testing.F) fuzzLayer {
+func fuzzLayerBlob(f testing.TB) fuzzLayer {
 	tree := fstree.New()
 	if _, err := tree.WriteFile("/usr/bin/cat", []byte("\x7fELF"), 0o755, fstree.Owner{}, ""); err != nil {
 		f.Fatal(err)

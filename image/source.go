@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -280,8 +281,56 @@ func Open(ctx context.Context, src string, opt RemoteOptions) (v1.Image, error) 
 }
 
 // remoteImage resolves r to one image (choosing the platform from an index)
-// and returns it with the platform of its index entry, if any.
+// and returns it with the platform of its index entry, if any, once
+// checkImage accepts it.
 func remoteImage(ctx context.Context, r *remoteRef, opt RemoteOptions) (v1.Image, *v1.Platform, error) {
+	img, platform, err := resolveRemote(ctx, r, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkImage(img); err != nil {
+		return nil, nil, redact(err, r.secrets)
+	}
+	return img, platform, nil
+}
+
+// checkImage checks of an image from a registry what readImage checks of
+// a layout's: an image manifest whose config is an image config, a JSON
+// object with one diff_id per layer. It fetches the config (digest and
+// size checked), which every use of the image needs anyway.
+func checkImage(img v1.Image) error {
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", d, err)
+	}
+	if !m.Config.MediaType.IsConfig() {
+		return fmt.Errorf("manifest %s: config media type %q is not an image config", d, m.Config.MediaType)
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	var cf *struct {
+		RootFS v1.RootFS `json:"rootfs"`
+	}
+	if err := json.Unmarshal(raw, &cf); err != nil {
+		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	if cf == nil {
+		return fmt.Errorf("config %s: not a JSON object", m.Config.Digest)
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return fmt.Errorf("manifest %s: %d layers but the config has %d diff_ids", d, len(m.Layers), len(cf.RootFS.DiffIDs))
+	}
+	return nil
+}
+
+// resolveRemote is remoteImage before the image is checked.
+func resolveRemote(ctx context.Context, r *remoteRef, opt RemoteOptions) (v1.Image, *v1.Platform, error) {
 	ropts := remoteOptions(ctx, r, opt)
 	desc, err := remote.Get(r.ref, ropts...)
 	if err != nil {
