@@ -180,6 +180,23 @@ func FuzzDecodeAllZstd(f *testing.F) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("the streaming decoder gives %d bytes, %v; DecodeAll %d", len(want), err, len(got))
 		}
+		// Bounded by the buffer's capacity (a package header's bound), on
+		// the same decoder: the same bytes when they fit, else handed to
+		// the streaming decoder; never more than the capacity.
+		for _, capTo := range []int{len(got), len(got) + 1, max(1, len(got)/2)} {
+			c, err := d.decodeAllZstd(in, limit, capTo, 0)
+			switch {
+			case err == errStreaming && capTo < len(got):
+			case err != nil:
+				t.Fatalf("capacity %d for %d bytes: %v", capTo, len(got), err)
+			case len(c) > capTo || !bytes.Equal(c, got):
+				t.Fatalf("capacity %d: %d bytes, want the %d of DecodeAll", capTo, len(c), len(got))
+			}
+		}
+		// And the decoder still decodes without a capacity afterwards.
+		if again, err := d.decodeAllZstd(in, limit, 0, 0); err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("after capped decodes: %d bytes, %v", len(again), err)
+		}
 	})
 }
 
