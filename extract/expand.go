@@ -171,7 +171,8 @@ func (x *extractor) decodeXZVerifying(ctx context.Context, in []byte, hint int64
 // header's digests. Expand does it, not Apply: as the package is
 // decompressed, and once, however often the stored Expanded is applied
 // later. Every other check is Apply's. With the payload still growing,
-// files are hashed as their bytes arrive and Options.Growing is told.
+// each file is checked as soon as all of it has arrived, and
+// Options.Growing is told about its parts before that.
 func (x *extractor) verifyFiles(ctx context.Context, src *memSource) error {
 	cr := newCpioReader(src, x.files.strippedSize)
 	for {
