@@ -204,12 +204,8 @@ func (b *builder) extractAll(ctx context.Context, idx *repo.Index, cache *expand
 					results[i] <- expanded{err: err}
 					continue
 				}
-				decoding := !cache.has(pkgs[i])
-				if decoding {
-					prep.decoding()
-				}
-				e, err := b.expand(ctx, idx, cache, pkgs[i], decs, prep.grower(i))
-				prep.expanded(i, e, decoding)
+				e, err := b.expand(ctx, idx, cache, pkgs[i], decs, prep, i)
+				prep.expanded(i, e)
 				results[i] <- expanded{e, err}
 			}
 		}()
@@ -251,8 +247,9 @@ func notExpanded(cache *expandedCache, pkgs []*repo.Package) []*repo.Package {
 }
 
 // expand returns p decompressed: from the cache, or fetched (verified by
-// Open) and expanded, then cached.
-func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCache, p *repo.Package, decs chan *extract.Decoders, growing func(string, []byte, int, []byte)) (*extract.Expanded, error) {
+// Open) and expanded, then cached. prep (which may be nil) hears of it as
+// package i of its list.
+func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCache, p *repo.Package, decs chan *extract.Decoders, prep *preparer, i int) (*extract.Expanded, error) {
 	file, cached := cache.path(p)
 	if cached {
 		e, err := cache.load(file)
@@ -264,6 +261,7 @@ func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCa
 			os.Remove(file)
 		}
 	}
+	prep.decoding(i)
 	rc, err := idx.Open(ctx, p)
 	if err != nil {
 		return nil, mention(err, "fetch "+p.NEVRA(), p.NEVRA())
@@ -275,7 +273,7 @@ func (b *builder) expand(ctx context.Context, idx *repo.Index, cache *expandedCa
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	e, err := extract.Expand(ctx, rc, extract.Options{Name: p.NEVRA(), Decoders: d, MaxBytes: b.opt.MaxSize, Growing: growing})
+	e, err := extract.Expand(ctx, rc, extract.Options{Name: p.NEVRA(), Decoders: d, MaxBytes: b.opt.MaxSize, Growing: prep.grower(i)})
 	decs <- d
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,9 +37,11 @@ type preparer struct {
 	mu    sync.Mutex
 	ready []*extract.Expanded // by index in pkgs
 	left  int                 // packages not yet expanded
-	// busy counts the packages being decompressed: read from the cache,
-	// they keep no CPU waiting (and a warm build takes its layer from the
-	// cache: compressing ahead would only cost).
+	// decoded marks the packages being (or that were) decompressed; busy
+	// counts those not expanded yet. Read from the cache, packages keep no
+	// CPU waiting (and a warm build takes its layer from the cache:
+	// compressing ahead would only cost).
+	decoded []bool
 	busy    int
 	started bool
 	// applied marks the packages the scratch tree holds (set at the start).
@@ -72,7 +75,7 @@ func (b *builder) newPreparer(pkgs []*repo.Package) *preparer {
 	if b.prepared == nil || len(pkgs) == 0 {
 		return nil
 	}
-	return &preparer{b: b, pkgs: pkgs, prepared: b.prepared, ctx: b.prepCtx, ready: make([]*extract.Expanded, len(pkgs)), left: len(pkgs),
+	return &preparer{b: b, pkgs: pkgs, prepared: b.prepared, ctx: b.prepCtx, ready: make([]*extract.Expanded, len(pkgs)), left: len(pkgs), decoded: make([]bool, len(pkgs)),
 		growing: map[[32]byte]*growingFile{}, wake: make(chan struct{}, 1)}
 }
 
@@ -108,21 +111,22 @@ func (p *preparer) grower(i int) func(path string, sum []byte, size int, data []
 	}
 }
 
-// decoding records that a package is being decompressed (not read from
+// decoding records that package i is being decompressed (not read from
 // the cache).
-func (p *preparer) decoding() {
+func (p *preparer) decoding(i int) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.decoded[i] = true
 	p.busy++
 }
 
-// expanded records package i (nil if it failed; decoded: it was
-// decompressed). The first time a CPU is idle while a package is still
-// being decompressed, the preparing starts in the background.
-func (p *preparer) expanded(i int, e *extract.Expanded, decoded bool) {
+// expanded records package i (nil if it failed). The first time a CPU is
+// idle while a package is still being decompressed, the preparing starts
+// in the background.
+func (p *preparer) expanded(i int, e *extract.Expanded) {
 	if p == nil {
 		return
 	}
@@ -130,7 +134,7 @@ func (p *preparer) expanded(i int, e *extract.Expanded, decoded bool) {
 	defer p.mu.Unlock()
 	p.ready[i] = e
 	p.left--
-	if decoded {
+	if p.decoded[i] {
 		p.busy--
 	}
 	// A CPU is idle once fewer packages are left than CPUs can expand at
@@ -223,12 +227,11 @@ func (p *preparer) nextGrowing() (sum [32]byte, size int, data []byte, ok, more 
 // It is nil (all of them) without paths:, or when a root was left out,
 // since what that root needs is unknown.
 func (b *builder) likelyFiles(t *fstree.Tree) (files []*fstree.Inode, want func(path string) bool) {
-	var out []*fstree.Inode
 	seen := map[*fstree.Inode]bool{}
 	add := func(n *fstree.Inode) {
 		if n != nil && n.Kind == fstree.File && len(n.SHA256) > 0 && !seen[n] {
 			seen[n] = true
-			out = append(out, n)
+			files = append(files, n)
 		}
 	}
 	if len(b.cfg.Paths) == 0 {
@@ -236,7 +239,7 @@ func (b *builder) likelyFiles(t *fstree.Tree) (files []*fstree.Inode, want func(
 			add(n)
 			return nil
 		})
-		return out, nil
+		return files, nil
 	}
 	roots := append([]string(nil), b.cfg.Paths...)
 	if b.cfg.NSS {
@@ -249,8 +252,11 @@ func (b *builder) likelyFiles(t *fstree.Tree) (files []*fstree.Inode, want func(
 		paths, err := elf.Closure(t, roots, elf.Options{Missing: func(name string) { missing[path.Base(name)] = true }})
 		var nf *elf.NotFoundError
 		if errors.As(err, &nf) {
-			roots, dropped = deleteFirst(roots, nf.Path), true
-			continue
+			if k := slices.Index(roots, nf.Path); k >= 0 {
+				// roots is this function's own copy.
+				roots, dropped = slices.Delete(roots, k, k+1), true
+				continue
+			}
 		}
 		for _, p := range paths {
 			n, _ := t.Lookup(p)
@@ -259,9 +265,9 @@ func (b *builder) likelyFiles(t *fstree.Tree) (files []*fstree.Inode, want func(
 		break
 	}
 	if dropped {
-		return out, nil
+		return files, nil
 	}
-	return out, func(p string) bool {
+	return files, func(p string) bool {
 		base := path.Base(p)
 		for name := range missing {
 			if base == name || strings.HasPrefix(base, name+".") {
@@ -270,13 +276,4 @@ func (b *builder) likelyFiles(t *fstree.Tree) (files []*fstree.Inode, want func(
 		}
 		return false
 	}
-}
-
-func deleteFirst(list []string, s string) []string {
-	for i, v := range list {
-		if v == s {
-			return append(list[:i:i], list[i+1:]...)
-		}
-	}
-	return list
 }

@@ -106,15 +106,15 @@ func TestPreparer(t *testing.T) {
 		b := &builder{cfg: &Config{Paths: c.paths}, prepCtx: context.Background(), prepared: image.NewPrepared()}
 		p := b.newPreparer(pkgs)
 		p.prepared = rec
-		p.decoding() // package 3 is being decompressed, the others come from the cache
+		p.decoding(3) // package 3 is being decompressed, the others come from the cache
 		for _, i := range []int{0, 1} {
-			p.expanded(i, exps[i], false)
+			p.expanded(i, exps[i])
 		}
 		b.cacheWrites.Wait()
 		if len(rec.data) != 0 {
 			t.Fatalf("paths %q: started with two packages left", c.paths)
 		}
-		p.expanded(2, exps[2], false)
+		p.expanded(2, exps[2])
 		// Package 3's files arrive: handed out as they grow, while the
 		// preparing waits for the package to be expanded.
 		grow := p.grower(3)
@@ -124,7 +124,7 @@ func TestPreparer(t *testing.T) {
 			sum = sha256.Sum256(unused)
 			grow("/usr/lib64/libunused.so.1", sum[:], len(unused), unused[:min(n, len(unused))])
 		}
-		p.expanded(3, exps[3], true)
+		p.expanded(3, exps[3])
 		b.cacheWrites.Wait()
 		var got []int
 		for _, d := range [][]byte{app, big, other, pending, unused} {
@@ -149,7 +149,7 @@ func TestPreparer(t *testing.T) {
 	p := b.newPreparer(pkgs)
 	p.prepared = rec
 	for i, e := range exps {
-		p.expanded(i, e, false)
+		p.expanded(i, e)
 	}
 	b.cacheWrites.Wait()
 	if len(rec.data) != 0 {
