@@ -364,13 +364,42 @@ func readImage(s blobStore, d v1.Descriptor) (v1.Image, error) {
 	if !mt.IsImage() {
 		return nil, fmt.Errorf("manifest %s: media type %q is not an image manifest", d.Digest, mt)
 	}
-	if !m.Config.MediaType.IsConfig() {
-		return nil, fmt.Errorf("manifest %s: config media type %q is not an image config", d.Digest, m.Config.MediaType)
+	if err := checkConfigType(d.Digest, m); err != nil {
+		return nil, err
 	}
 	rawConfig, err := s.get(m.Config, maxMetaBytes)
 	if err != nil {
 		return nil, err
 	}
+	diffIDs, err := configDiffIDs(d.Digest, m, rawConfig)
+	if err != nil {
+		return nil, err
+	}
+	layers := make([]v1.Layer, len(m.Layers))
+	for i, ld := range m.Layers {
+		if err := s.verify(ld); err != nil {
+			return nil, err
+		}
+		layers[i] = &blobLayer{store: s, desc: ld, diffID: diffIDs[i]}
+	}
+	i, err := newImage(raw, rawConfig, mt, layers, diffIDs)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+	}
+	return i, nil
+}
+
+// checkConfigType checks that manifest d names an image config.
+func checkConfigType(d v1.Hash, m *v1.Manifest) error {
+	if !m.Config.MediaType.IsConfig() {
+		return fmt.Errorf("manifest %s: config media type %q is not an image config", d, m.Config.MediaType)
+	}
+	return nil
+}
+
+// configDiffIDs returns the diff_ids of rawConfig, the config of manifest
+// d: a JSON object with one per layer of m.
+func configDiffIDs(d v1.Hash, m *v1.Manifest, rawConfig []byte) ([]v1.Hash, error) {
 	var cf *struct {
 		RootFS v1.RootFS `json:"rootfs"`
 	}
@@ -381,20 +410,9 @@ func readImage(s blobStore, d v1.Descriptor) (v1.Image, error) {
 		return nil, fmt.Errorf("config %s: not a JSON object", m.Config.Digest)
 	}
 	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, fmt.Errorf("manifest %s: %d layers but the config has %d diff_ids", d.Digest, len(m.Layers), len(cf.RootFS.DiffIDs))
+		return nil, fmt.Errorf("manifest %s: %d layers but the config has %d diff_ids", d, len(m.Layers), len(cf.RootFS.DiffIDs))
 	}
-	layers := make([]v1.Layer, len(m.Layers))
-	for i, ld := range m.Layers {
-		if err := s.verify(ld); err != nil {
-			return nil, err
-		}
-		layers[i] = &blobLayer{store: s, desc: ld, diffID: cf.RootFS.DiffIDs[i]}
-	}
-	i, err := newImage(raw, rawConfig, mt, layers, cf.RootFS.DiffIDs)
-	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
-	}
-	return i, nil
+	return cf.RootFS.DiffIDs, nil
 }
 
 // blobStore is where a layout's blobs are. Every method checks the blob

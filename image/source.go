@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -307,26 +306,15 @@ func checkImage(img v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", d, err)
 	}
-	if !m.Config.MediaType.IsConfig() {
-		return fmt.Errorf("manifest %s: config media type %q is not an image config", d, m.Config.MediaType)
+	if err := checkConfigType(d, m); err != nil {
+		return err
 	}
 	raw, err := img.RawConfigFile()
 	if err != nil {
 		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
-	var cf *struct {
-		RootFS v1.RootFS `json:"rootfs"`
-	}
-	if err := json.Unmarshal(raw, &cf); err != nil {
-		return fmt.Errorf("config %s: %w", m.Config.Digest, err)
-	}
-	if cf == nil {
-		return fmt.Errorf("config %s: not a JSON object", m.Config.Digest)
-	}
-	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
-		return fmt.Errorf("manifest %s: %d layers but the config has %d diff_ids", d, len(m.Layers), len(cf.RootFS.DiffIDs))
-	}
-	return nil
+	_, err = configDiffIDs(d, m, raw)
+	return err
 }
 
 // resolveRemote is remoteImage before the image is checked.
