@@ -119,7 +119,11 @@ func Layer(tree *fstree.Tree, opt LayerOptions) (v1.Layer, error) {
 func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer, prepared *Prepared) ([]byte, error) {
 	var compressed bytes.Buffer
 	zw := newParallelGzip(&compressed, layerLevel, gzipBlockSize, gzipSegmentMin, prepared)
-	err := writeLayerTar(tree, mtime, layerSink{zw, diff}, false)
+	var w io.Writer = zw
+	if diff != nil {
+		w = io.MultiWriter(zw, diff)
+	}
+	err := writeLayerTar(tree, mtime, layerSink{w, zw}, false)
 	// Closed even after an error: it waits for the blocks in flight.
 	if cerr := zw.Close(); err == nil {
 		err = cerr
@@ -130,18 +134,11 @@ func compressLayer(tree *fstree.Tree, mtime time.Time, diff io.Writer, prepared 
 	return compressed.Bytes(), nil
 }
 
-// layerSink is the layer tar's way into gzip and the diffID hash.
+// layerSink is the layer tar's way into gzip (and the diffID hash), with
+// gzip told where file data starts.
 type layerSink struct {
-	z    *parallelGzip
-	diff io.Writer // nil: none
-}
-
-func (s layerSink) Write(p []byte) (int, error) {
-	n, err := s.z.Write(p)
-	if err == nil && s.diff != nil {
-		return s.diff.Write(p)
-	}
-	return n, err
+	io.Writer
+	z *parallelGzip
 }
 
 // File tells gzip that a file's data comes next (parallelGzip.File).
