@@ -64,7 +64,7 @@ func (x *extractor) expand(ctx context.Context, r io.Reader) (*Expanded, error) 
 	if err != nil {
 		return nil, err
 	}
-	hint := min(x.files.payloadBound(), x.payloadMax, maxPresize)
+	hint := min(x.payloadBound, x.payloadMax, maxPresize)
 	payload, verified, err := x.expandInMemory(ctx, comp, &br, hint)
 	if err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (x *extractor) expandInMemory(ctx context.Context, comp string, br **bufio.
 		// enough to allocate up front, by that bound (slack aside: no
 		// real payload comes near it).
 		capTo := 0
-		if b := x.files.payloadBound() + zstdCapSlack; b < x.payloadMax && b <= maxPresize {
+		if b := x.payloadBound + zstdCapSlack; b < x.payloadMax && b <= maxPresize {
 			capTo = int(b)
 		}
 		out, err = x.opt.Decoders.decodeAllZstd(in, x.opt.MaxBytes, capTo, int(hint))

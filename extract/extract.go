@@ -152,11 +152,12 @@ type extractor struct {
 	info  *Info
 	files *fileTable
 	limit *limitReader
-	// payloadMax bounds the decompressed payload: MaxBytes, or less when
-	// the header's file list allows less (payloadBound).
-	payloadMax int64
-	pkg        string // Inode.Package
-	lastDir    string // last parent directory known to exist
+	// payloadBound is the files' payloadBound (computed once: a pass over
+	// the file list); payloadMax bounds the decompressed payload: MaxBytes,
+	// or less when the header's file list allows less.
+	payloadBound, payloadMax int64
+	pkg                      string // Inode.Package
+	lastDir                  string // last parent directory known to exist
 	// digestsChecked skips the file digest checks (Apply: Expand made them).
 	digestsChecked bool
 }
@@ -215,7 +216,8 @@ func (x *extractor) prepare(h *header) error {
 		return err
 	}
 	x.info.Files = len(x.files.files)
-	x.payloadMax = min(x.opt.MaxBytes, x.files.payloadBound()+payloadSlack)
+	x.payloadBound = x.files.payloadBound()
+	x.payloadMax = min(x.opt.MaxBytes, x.payloadBound+payloadSlack)
 	return nil
 }
 
@@ -251,7 +253,7 @@ func (x *extractor) payloadCompressor(h *header, br *bufio.Reader) (string, erro
 func (x *extractor) decompress(comp string, br *bufio.Reader) (io.Reader, func(), error) {
 	var src io.Reader = br
 	if comp == compXZ {
-		src = shrinkXZDict(br, x.files.payloadBound())
+		src = shrinkXZDict(br, x.payloadBound)
 	}
 	dr, closeDR, err := x.opt.Decoders.decompressor(comp, src)
 	if err != nil {
